@@ -86,12 +86,10 @@ def parse_idx(raw, name):
 
 
 def read_bytes(path):
-    """The decompressed bytes of a raw or gzip file."""
+    """The decompressed bytes of a raw or gzip file (told apart by gzip's magic, not the name)."""
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
+        raw = path.read_bytes()
+        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
     except (OSError, EOFError) as e:
         raise DataError(f"{path}: cannot read ({e}); the file is truncated or not gzip. "
                         "Delete it and run again to fetch a fresh copy.") from None

@@ -5,6 +5,10 @@ from pathlib import Path
 
 import pytest
 
+# Tests run on the CPU whatever the machine has.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 

@@ -1,0 +1,55 @@
+"""Both trainers refuse bad flags and bad data the same way: exit 2, one line, no traceback."""
+import pytest
+
+import mnist_data
+from conftest import run_script
+
+SCRIPTS = ("assignment_1JAX.py", "assignment_1TORCH.py")
+BAD_FLAGS = [
+    ("--batch-size", "0"), ("--batch-size", "-3"), ("--epochs", "0"), ("--lr", "nan"),
+    ("--lr", "-0.1"), ("--lr", "inf"), ("--mode", "warp"), ("--train-limit", "60000"),
+    ("--batch-size", "512", "--train-limit", "100"), ("--init", "zeros"), ("--precision", "fp8"),
+    ("--batch-size", "ten"),
+]
+
+
+def assert_one_line_exit_2(result):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("flags", BAD_FLAGS, ids=" ".join)
+def test_bad_flags_exit_2_with_one_line(script, flags):
+    assert_one_line_exit_2(run_script(script, *flags))
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_gpu_requested_on_cpu_machine_exits_2(script):
+    result = run_script(script, "--device", "gpu")
+    assert_one_line_exit_2(result)
+    assert "GPU" in result.stderr
+
+
+def test_cudagraph_without_cuda_exits_2():
+    result = run_script("assignment_1TORCH.py", "--mode", "cudagraph")
+    assert_one_line_exit_2(result)
+    assert "cudagraph" in result.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_corrupt_data_exits_2_naming_the_file(script, tmp_path, mnist_dir):
+    """One label flipped in an otherwise real file: refused, never trained on."""
+    for name in mnist_data.FILES:
+        source = mnist_data.find_file(mnist_dir, name)
+        if name == "t10k-labels-idx1-ubyte":
+            raw = mnist_data.read_bytes(source)
+            (tmp_path / name).write_bytes(raw[:-1] + bytes([(raw[-1] + 1) % 10]))
+        else:
+            (tmp_path / source.name).symlink_to(source.resolve())
+    result = run_script(script, "--data-dir", tmp_path, "--epochs", 1)
+    assert_one_line_exit_2(result)
+    assert "t10k-labels-idx1-ubyte" in result.stderr and "SHA-256" in result.stderr

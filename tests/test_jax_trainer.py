@@ -1,0 +1,98 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import assignment_1JAX as jt
+import mnist_data
+from conftest import run_script
+from records import check_records, parse_records
+from reference import cross_entropy, forward, sgd_step
+
+jax.config.update("jax_default_matmul_precision", "highest")
+
+
+def to_numpy(params):
+    return [{k: np.asarray(v) for k, v in p.items()} for p in params]
+
+
+def test_init_params_pytree_shapes_and_law():
+    params = jt.init_params(jax.random.key(0))
+    assert isinstance(params, list) and all(set(p) == {"w", "b"} for p in params)
+    assert [(p["w"].shape, p["b"].shape) for p in params] == [
+        ((784, 512), (512,)), ((512, 512), (512,)), ((512, 10), (10,))]
+    assert jax.tree.structure(params) == jax.tree.structure(mnist_data.shared_init(0))
+    for p in params:
+        bound = 1 / np.sqrt(p["w"].shape[0])
+        assert float(jnp.abs(p["w"]).max()) <= bound and float(jnp.abs(p["w"]).max()) > 0.99 * bound
+        assert float(jnp.abs(p["b"]).max()) <= bound
+    # keys are split, never reused: no two tensors share their leading draws
+    firsts = [np.asarray(leaf).ravel()[:8] * np.sqrt(leaf.shape[0]) for leaf in jax.tree.leaves(params)]
+    assert len({tuple(np.round(f, 6)) for f in firsts}) == len(firsts)
+    again = jt.init_params(jax.random.key(0))
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(again)))
+
+
+def test_vmapped_predict_matches_numpy_forward():
+    params = mnist_data.shared_init(1)
+    x = np.random.default_rng(0).random((7, 784), dtype=np.float32)
+    expected, _ = forward(params, x.astype(np.float64))
+    got = jt.batched_predict(jax.tree.map(jnp.asarray, params), jnp.asarray(x))
+    assert got.shape == (7, 10)
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_loss_matches_numpy_cross_entropy():
+    params = mnist_data.shared_init(2)
+    rng = np.random.default_rng(1)
+    x, y = rng.random((16, 784), dtype=np.float32), rng.integers(0, 10, 16)
+    value, logits = jt.loss(params, jnp.asarray(x), jnp.asarray(y))
+    assert float(value) == pytest.approx(cross_entropy(forward(params, x.astype(np.float64))[0], y), rel=1e-5)
+    assert logits.shape == (16, 10)
+
+
+def test_one_update_is_a_hand_computed_sgd_step():
+    params = mnist_data.shared_init(3)
+    rng = np.random.default_rng(2)
+    images = rng.random((40, 784), dtype=np.float32)
+    labels = rng.integers(0, 10, 40)
+    idx = np.array([3, 17, 5, 30, 0, 11, 22, 9], dtype=np.int32)
+    expected = sgd_step(params, images[idx], labels[idx], lr=0.5)
+    new, totals = jt.update(jax.device_put(params), jt.zero_totals(), jnp.asarray(images),
+                            jnp.asarray(labels), jnp.asarray(idx), jnp.float32(0.5))
+    for got, want in zip(to_numpy(new), expected):
+        np.testing.assert_allclose(got["w"], want["w"], atol=2e-6)
+        np.testing.assert_allclose(got["b"], want["b"], atol=2e-6)
+    logits = forward(params, images[idx].astype(np.float64))[0]
+    assert float(totals[0]) == pytest.approx(cross_entropy(logits, labels[idx]), rel=1e-5)
+    assert int(totals[1]) == int((logits.argmax(1) == labels[idx]).sum())
+
+
+def test_step_and_scan_modes_agree_after_an_epoch(split):
+    images = jnp.asarray(split.train_images[:2048], jnp.float32) / 255.0
+    labels = jnp.asarray(split.train_labels[:2048], jnp.int32)
+    batches = mnist_data.batch_order(0, 1, 2048, 64)
+    lr = jnp.float32(0.05)
+    params, totals = jax.device_put(mnist_data.shared_init(0)), jt.zero_totals()
+    for idx in batches:
+        params, totals = jt.update(params, totals, images, labels, jnp.asarray(idx), lr)
+    scan_params, scan_totals = jt.train_epoch_scan(jax.device_put(mnist_data.shared_init(0)),
+                                                   images, labels, jnp.asarray(batches), lr)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(scan_params)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+    assert float(totals[0]) == pytest.approx(float(scan_totals[0]), rel=1e-6)
+    assert int(totals[1]) == int(scan_totals[1])
+    # and training did move the parameters
+    assert not np.allclose(np.asarray(params[0]["w"]), mnist_data.shared_init(0)[0]["w"])
+
+
+@pytest.mark.parametrize("mode", jt.MODES)
+def test_script_emits_valid_records(mnist_dir, mode):
+    result = run_script("assignment_1JAX.py", "--mode", mode, "--epochs", 2, "--batch-size", 32, "--lr", 0.1,
+                        "--train-limit", 3000, "--data-dir", mnist_dir)
+    assert result.returncode == 0, result.stderr
+    start, epochs, end = check_records(parse_records(result.stdout), "jax", mode, 32, 2, 3000)
+    assert start["init"] == "native" and start["device"] == "cpu"
+    assert epochs[1]["train_loss"] < epochs[0]["train_loss"]
+    assert epochs[1]["val_acc"] > 0.8  # it learns: 3,000 images, 2 epochs, lr 0.1
+    assert "epoch 2/2" in result.stderr
