@@ -1,0 +1,48 @@
+"""A stand-in trainer for the controller's failure tests; its batch size picks how it behaves:
+100 and 200 succeed, 300 crashes, 400 hangs, 500 prints garbage, 600 interrupts its parent."""
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--batch-size", type=int)
+parser.add_argument("--epochs", type=int)
+parser.add_argument("--mode")
+parser.add_argument("--probe", action="store_true")
+args, _ = parser.parse_known_args()
+framework = os.path.basename(sys.argv[0]).split("_")[0]
+if args.probe:
+    print(json.dumps({"event": "probe", "framework": framework, "gflops": 100.0, "matmul_n": 64}))
+    sys.exit(0)
+
+
+def emit(record):
+    print(json.dumps(record), flush=True)
+
+
+emit({"event": "start", "framework": framework, "framework_version": "0", "mode": args.mode,
+      "batch_size": args.batch_size, "epochs": args.epochs, "lr": 0.01, "seed": 0, "init": "shared",
+      "precision": "highest", "device": "cpu", "device_name": "fake", "train_samples": 1000,
+      "steps_per_epoch": 1000 // args.batch_size})
+if args.batch_size == 300:
+    print("fake trainer: boom", file=sys.stderr)
+    sys.exit(3)
+if args.batch_size == 400:
+    with open(os.environ["FAKE_PID_FILE"], "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(120)
+if args.batch_size == 500:
+    print("this is not a record", flush=True)
+    sys.exit(0)
+if args.batch_size == 600:
+    os.kill(os.getppid(), signal.SIGINT)
+    time.sleep(120)
+for epoch in range(1, args.epochs + 1):
+    emit({"event": "epoch", "framework": framework, "mode": args.mode, "batch_size": args.batch_size,
+          "epoch": epoch, "epoch_time_s": 2.0 if epoch == 1 else 0.5 + 0.1 * epoch,
+          "first_step_s": 1.5 if epoch == 1 else None, "train_loss": 1.0 / epoch, "train_acc": 0.5,
+          "val_loss": 1.1 / epoch, "val_acc": 0.8 + 0.01 * epoch, "samples_per_s": 1000.0, "eval_time_s": 0.1})
+emit({"event": "end", "test_loss": 0.3, "test_acc": 0.9, "total_time_s": 9.0})
