@@ -3,6 +3,7 @@
 Every figure and finding here is computed from the records; nothing is written in advance.
 """
 import itertools
+import math
 import statistics
 
 import bench_common as bc
@@ -90,7 +91,9 @@ def parity(groups, batch):
     for (a, ca), (b, cb) in itertools.combinations(curves.items(), 2):
         if a[0] == b[0] or len(ca) != len(cb):
             continue
-        gap = {k: max(abs(x[k] - y[k]) for x, y in zip(ca, cb)) for k in ("val_acc", "train_loss", "val_loss")}
+        # A non-finite loss makes the gap infinite: max() alone would drop or keep NaN by position.
+        gap = {k: max(abs(x[k] - y[k]) if math.isfinite(x[k] - y[k]) else math.inf for x, y in zip(ca, cb))
+               for k in ("val_acc", "train_loss", "val_loss")}
         gaps.append((a, b, gap))
     return gaps
 
@@ -156,12 +159,20 @@ def findings(groups, stats, peaks, settings):
         if gaps:
             worst = {k: max(g[2][k] for g in gaps) for k in ("val_acc", "train_loss", "val_loss")}
             names = ", ".join(label(f, m) for (b, f, m) in groups if b == batch)
+            if not all(map(math.isfinite, worst.values())):
+                out.append(f"Batch {batch}: the curves of {names} cannot be compared: some losses are not finite.")
+                continue
             agree = "follow the same curve" if worst["val_acc"] < 5e-4 else "do NOT follow the same curve"
             if settings["init"] != "shared":
                 agree += " (each from its own initialisation, so no match is expected)"
             out.append(f"Batch {batch}: the JAX and PyTorch runs ({names}) {agree}: across frameworks, over "
                        f"{settings['epochs']} epochs, val accuracy differs by at most {worst['val_acc']:.4f}, "
                        f"train loss by at most {worst['train_loss']:.1e}, val loss by at most {worst['val_loss']:.1e}.")
+    for (batch, framework, mode), repeats in groups.items():
+        bad = [r["epoch"] for r in epochs_of(repeats[0]) if not math.isfinite(r["train_loss"])]
+        if bad:
+            out.append(f"{label(framework, mode)}, batch {batch}: the run DIVERGED, train loss not finite "
+                       f"from epoch {bad[0]} (lr {settings['lr']}); its accuracies mean nothing.")
     rated = [(s["gflops"], key) for key, s in stats.items() if s["gflops"]]
     if rated:
         gflops, (batch, framework, mode) = max(rated)

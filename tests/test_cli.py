@@ -1,4 +1,7 @@
 """Both trainers refuse bad flags and bad data the same way: exit 2, one line, no traceback."""
+import json
+import math
+
 import pytest
 
 import mnist_data
@@ -53,3 +56,13 @@ def test_corrupt_data_exits_2_naming_the_file(script, tmp_path, mnist_dir):
     result = run_script(script, "--data-dir", tmp_path, "--epochs", 1)
     assert_one_line_exit_2(result)
     assert "t10k-labels-idx1-ubyte" in result.stderr and "SHA-256" in result.stderr
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_diverged_run_reports_non_finite_loss(script, mnist_dir):
+    result = run_script(script, "--lr", 1e4, "--train-limit", 1000, "--batch-size", 100, "--epochs", 1,
+                        "--data-dir", mnist_dir)
+    assert result.returncode == 0, result.stderr
+    epoch = json.loads(result.stdout.splitlines()[1])
+    assert not math.isfinite(epoch["train_loss"])
+    assert "diverged" in result.stderr
