@@ -51,6 +51,13 @@ def positive_float(text):
     return value
 
 
+def train_limit(text):
+    value = positive_int(text)
+    if value > mnist_data.N_TRAIN:
+        raise argparse.ArgumentTypeError(f"must be <= {mnist_data.N_TRAIN}, got {value}")
+    return value
+
+
 def add_run_flags(parser, init_default):
     """Flags that the trainers take and the controller passes through unchanged."""
     parser.add_argument("--lr", type=positive_float, default=0.01, help="SGD learning rate (default: %(default)s)")
@@ -63,7 +70,7 @@ def add_run_flags(parser, init_default):
                         help="fp32 matmuls, or TF32 allowed on GPUs (default: %(default)s)")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where to train (default: %(default)s)")
-    parser.add_argument("--train-limit", type=positive_int, default=mnist_data.N_TRAIN,
+    parser.add_argument("--train-limit", type=train_limit, default=mnist_data.N_TRAIN,
                         help="train on the first N of the 50,000 training images (default: %(default)s)")
 
 
@@ -81,8 +88,6 @@ def trainer_parser(framework, modes):
 
 def parse_trainer_args(parser, argv=None):
     args = parser.parse_args(argv)
-    if args.train_limit > mnist_data.N_TRAIN:
-        parser.error(f"--train-limit must be <= {mnist_data.N_TRAIN}, got {args.train_limit}")
     if args.batch_size > args.train_limit:
         parser.error(f"--batch-size {args.batch_size} exceeds the {args.train_limit} training samples")
     return args

@@ -62,8 +62,6 @@ def parse_args(argv=None):
     for framework in args.frameworks:
         if not set(TRAINERS[framework][1]) & set(args.modes):
             parser.error(f"no mode given for {framework} (its modes: {', '.join(TRAINERS[framework][1])})")
-    if args.train_limit > mnist_data.N_TRAIN:
-        parser.error(f"--train-limit must be <= {mnist_data.N_TRAIN}")
     too_big = [b for b in args.batch_sizes if b > args.train_limit]
     if too_big:
         parser.error(f"batch size {too_big[0]} exceeds the {args.train_limit} training samples")

@@ -113,7 +113,7 @@ def test_interrupt_keeps_finished_runs_and_exits_130(fake_trainers):
     ("--batch-sizes",), ("--batch-sizes", "0"), ("--batch-sizes", "64", "-1"), ("--frameworks", "tensorflow"),
     ("--modes", "warp"), ("--frameworks", "jax", "--modes", "eager"), ("--frameworks", "jax", "pytorch", "--modes", "step"),
     ("--epochs", "0"), ("--repeats", "0"), ("--timeout", "0"), ("--lr", "nan"),
-    ("--batch-sizes", "100", "--train-limit", "50"),
+    ("--batch-sizes", "100", "--train-limit", "50"), ("--train-limit", "60000"),
 ], ids=" ".join)
 def test_bad_flags_exit_2_with_one_line(flags, tmp_path):
     result = run_script("compare_results.py", *flags, "--out-dir", tmp_path / "out")
