@@ -153,19 +153,6 @@ def run_child(command, timeout, epochs, on_epoch):
         return records, error, tail(err.name) if error else ""
 
 
-def write_atomic(path, write):
-    """Write through a temporary file and rename, so a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide results from other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def csv_rows(run):
     """One CSV row per epoch of a run; the run's test figures on its last row."""
     start = next((r for r in run["records"] if r["event"] == "start"), {})
@@ -188,14 +175,14 @@ def write_csv(path, runs):
     writer.writeheader()
     for run in runs:
         writer.writerows(csv_rows(run))
-    write_atomic(path, lambda f: f.write(text.getvalue().encode()))
+    mnist_data.write_atomic(path, lambda f: f.write(text.getvalue().encode()))
 
 
 def write_meta(path, meta, runs):
     meta = dict(meta, runs=[{k: v for k, v in run.items() if k != "records"} for run in runs],
                 failed_runs=[f"{r['framework']} {r['mode']} batch {r['batch_size']} repeat {r['repeat']}: "
                              f"{r['error']}" for r in runs if r["error"]])
-    write_atomic(path, lambda f: f.write(json.dumps(meta, indent=2).encode()))
+    mnist_data.write_atomic(path, lambda f: f.write(json.dumps(meta, indent=2).encode()))
 
 
 class Progress:
@@ -287,8 +274,8 @@ def main(argv=None):
         write_csv(out / "benchmark_results.csv", runs)
         write_meta(out / "run_meta.json", meta, runs)
         summary = report.summary(runs, meta)
-        write_atomic(out / "summary.md", lambda f: f.write(summary.encode()))
-        report.plots(runs, out, write_atomic)
+        mnist_data.write_atomic(out / "summary.md", lambda f: f.write(summary.encode()))
+        report.plots(runs, out)
     print(summary)
     return code
 

@@ -110,18 +110,25 @@ def load_file(path, name):
     return array
 
 
-def _write_verified(raw, name, dest_dir):
-    """Verify, then write to a temporary name and rename: no half-written file looks good."""
-    verify(raw, name, f"downloaded {name}")
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=dest_dir)
+def write_atomic(path, write):
+    """Write through a temporary file in the same folder, then rename: an interrupted
+    write never leaves a file that looks complete."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-        os.replace(tmp, dest_dir / name)
+            write(f)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the file from other users
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_verified(raw, name, dest_dir):
+    verify(raw, name, f"downloaded {name}")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(dest_dir / name, lambda f: f.write(raw))
 
 
 def _from_mirrors(names, dest_dir, mirrors, tried):

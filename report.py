@@ -7,6 +7,7 @@ import math
 import statistics
 
 import bench_common as bc
+import mnist_data
 
 FLOPS_PER_SAMPLE = bc.flops_per_sample()
 NAMES = {"jax": "JAX", "pytorch": "PyTorch"}
@@ -201,7 +202,7 @@ def machine_lines(runs, meta):
     return lines
 
 
-def plots(runs, out, write_atomic):
+def plots(runs, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -244,7 +245,7 @@ def plots(runs, out, write_atomic):
     fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False,
                bbox_to_anchor=(0.5, 1 - 0.4 / height))
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.75 / height))
-    save(fig, out / "training_curves.png", write_atomic)
+    save(fig, out / "training_curves.png")
 
     fig, (ax_time, ax_rate) = plt.subplots(1, 2, figsize=(13, 5.5))
     linestyles = dict(zip(batches, ["-", "--", ":", "-."] * 4))
@@ -280,10 +281,10 @@ def plots(runs, out, write_atomic):
     for ax in (ax_time, ax_rate):
         ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    save(fig, out / "epoch_times.png", write_atomic)
+    save(fig, out / "epoch_times.png")
 
 
-def save(fig, path, write_atomic):
+def save(fig, path):
     import matplotlib.pyplot as plt
-    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
+    mnist_data.write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
     plt.close(fig)
