@@ -141,6 +141,7 @@ def main(argv=None):
             "test": put(split.test_images, split.test_labels)}
     images, labels = data["train"]
     totals = torch.zeros(2, device=device)  # loss sum, correct count (exact below 2**24)
+    sync()  # uploads and scaling are asynchronous on a GPU: finish them before any clock
     step = train_step
     if args.mode == "compile":
         # Each run pays its own cold compile (DESIGN.md section 4): Inductor's on-disk
@@ -181,8 +182,12 @@ def main(argv=None):
              "device": "gpu" if device.type == "cuda" else "cpu", "device_name": device_name,
              "train_samples": n, "steps_per_epoch": n // args.batch_size,
              "threads": torch.get_num_threads()}
-    bc.run_epochs(args, start, train_epoch, evaluate_split,
-                  lambda b: torch.from_numpy(b).long().to(device))
+    def put_batches(order):
+        batches = torch.from_numpy(order).long().to(device)
+        sync()
+        return batches
+
+    bc.run_epochs(args, start, train_epoch, evaluate_split, put_batches)
 
 
 if __name__ == "__main__":
