@@ -132,7 +132,9 @@ def main(argv=None):
     state = {"params": params, "epoch_fn": None}
 
     def train_epoch_step(batches, time_first_step):
-        params, totals, first = state["params"], zero_totals(), None
+        # Committed to the device like the update's outputs: an uncommitted first input
+        # would make the second call compile the step again.
+        params, totals, first = state["params"], jax.device_put(zero_totals(), device), None
         t0 = time.perf_counter()
         for s, idx in enumerate(batches):
             params, totals = update(params, totals, images, labels, idx, lr)

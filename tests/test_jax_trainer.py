@@ -96,3 +96,14 @@ def test_script_emits_valid_records(mnist_dir, mode):
     assert epochs[1]["train_loss"] < epochs[0]["train_loss"]
     assert epochs[1]["val_acc"] > 0.8  # it learns: 3,000 images, 2 epochs, lr 0.1
     assert "epoch 2/2" in result.stderr
+
+
+@pytest.mark.parametrize("mode, function", [("step", "train_step"), ("scan", "train_epoch_scan")])
+def test_training_compiles_once(mnist_dir, mode, function):
+    """A recompile in epoch 2 (say, from an input committed differently) would be JIT
+    cost counted as steady state."""
+    result = run_script("assignment_1JAX.py", "--mode", mode, "--epochs", 3, "--train-limit", 1000,
+                        "--data-dir", mnist_dir, env={"JAX_LOG_COMPILES": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count(f"Compiling jit({function})") == 1
+    assert result.stderr.count("Compiling jit(evaluate)") == 1
