@@ -100,7 +100,7 @@ def check_record(record, expected_event, epochs):
     if missing:
         return f"{record['event']} record lacks {', '.join(missing)}"
     if record["event"] != expected_event:
-        return f"expected a {expected_event} record, got {record['event']}"
+        return f"expected event '{expected_event}', got '{record['event']}'"
     if record["event"] == "start" and record["epochs"] != epochs:
         return f"start record says {record['epochs']} epochs, asked for {epochs}"
     return None
