@@ -82,6 +82,11 @@ def capture_step(model, optimizer, images, labels, static_idx, totals):
     return graph
 
 
+def synchronizer(device):
+    """Waits for the GPU's queued work; on the CPU every op has finished when it returns."""
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
 def set_precision(precision):
     tf32 = precision == "tf32"
     if hasattr(torch.backends.cuda.matmul, "fp32_precision"):  # PyTorch >= 2.9
@@ -106,7 +111,7 @@ def select_device(args):
 def probe(device, device_name, precision):
     n = 8192 if device.type == "cuda" else 2048
     a = torch.randn(n, n, device=device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     a @ a  # warm-up: library load and first launch are not timed
     sync()
     times = []
@@ -130,7 +135,7 @@ def main(argv=None):
     if args.init == "shared":
         load_shared(model, mnist_data.shared_init(args.seed))
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = synchronizer(device)
 
     # The whole split goes to the device once, scaled there, before any clock starts.
     def put(images, labels):

@@ -88,9 +88,15 @@ def trainer_parser(framework, modes):
 
 def parse_trainer_args(parser, argv=None):
     args = parser.parse_args(argv)
-    if args.batch_size > args.train_limit:
-        parser.error(f"--batch-size {args.batch_size} exceeds the {args.train_limit} training samples")
+    check_batch_sizes(parser, [args.batch_size], args.train_limit)
     return args
+
+
+def check_batch_sizes(parser, batch_sizes, train_limit):
+    """A batch larger than the training set would give zero steps per epoch."""
+    for batch in batch_sizes:
+        if batch > train_limit:
+            parser.error(f"batch size {batch} exceeds the {train_limit} training samples")
 
 
 def fail(message, code=EXIT_USAGE):

@@ -62,9 +62,7 @@ def parse_args(argv=None):
     for framework in args.frameworks:
         if not set(TRAINERS[framework][1]) & set(args.modes):
             parser.error(f"no mode given for {framework} (its modes: {', '.join(TRAINERS[framework][1])})")
-    too_big = [b for b in args.batch_sizes if b > args.train_limit]
-    if too_big:
-        parser.error(f"batch size {too_big[0]} exceeds the {args.train_limit} training samples")
+    bc.check_batch_sizes(parser, args.batch_sizes, args.train_limit)
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=args.out_dir).close()
