@@ -34,7 +34,3 @@ def sgd_step(params, x, labels, lr):
         new[i] = {"w": params[i]["w"] - lr * grad_w, "b": params[i]["b"] - lr * grad_b}
     return new
 
-
-def small_params(seed=0, sizes=(784, 512, 512, 10)):
-    import mnist_data
-    return mnist_data.shared_init(seed, sizes)
