@@ -10,6 +10,7 @@ import assignment_1TORCH as tt
 import mnist_data
 from conftest import run_script
 from records import parse_records
+from torch_layout import model_params, shared_model
 
 jax.config.update("jax_default_matmul_precision", "highest")
 
@@ -31,8 +32,7 @@ def test_parameters_agree_after_an_epoch(split):
     labels = jnp.asarray(split.train_labels[:n], jnp.int32)
     params, jax_totals = jt.train_epoch_scan(params, images, labels, jnp.asarray(batches), jnp.float32(lr))
 
-    model = tt.MLP()
-    tt.load_shared(model, mnist_data.shared_init(0))
+    model = shared_model(0)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     t_images = torch.from_numpy(split.train_images[:n]).float() / 255.0
     t_labels = torch.from_numpy(split.train_labels[:n])
@@ -41,10 +41,8 @@ def test_parameters_agree_after_an_epoch(split):
         optimizer.zero_grad(set_to_none=True)
         tt.train_step(model, optimizer, t_images, t_labels, idx, totals)
 
-    layers = (model.fc1, model.fc2, model.fc3)
-    worst = max(max(np.abs(np.asarray(p["w"]) - layer.weight.detach().numpy().T).max(),
-                    np.abs(np.asarray(p["b"]) - layer.bias.detach().numpy()).max())
-                for p, layer in zip(params, layers))
+    worst = max(np.abs(np.asarray(p[k]) - t[k]).max()
+                for p, t in zip(params, model_params(model)) for k in ("w", "b"))
     moved = np.abs(np.asarray(params[0]["w"]) - mnist_data.shared_init(0)[0]["w"]).max()
     print(f"max parameter difference {worst:.2e}, largest parameter change {moved:.2e}")
     assert worst < 1e-5

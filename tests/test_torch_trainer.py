@@ -8,18 +8,7 @@ import mnist_data
 from conftest import run_script
 from records import check_records, parse_records
 from reference import cross_entropy, forward, sgd_step
-
-
-def model_params(model):
-    """The model's parameters in the data layer's layout: (in, out) weights."""
-    return [{"w": layer.weight.detach().numpy().T, "b": layer.bias.detach().numpy()}
-            for layer in (model.fc1, model.fc2, model.fc3)]
-
-
-def shared_model(seed):
-    model = tt.MLP()
-    tt.load_shared(model, mnist_data.shared_init(seed))
-    return model
+from torch_layout import model_params, shared_model
 
 
 def test_module_shapes_and_shared_layout():

@@ -1,0 +1,15 @@
+"""The PyTorch model in the data layer's parameter layout: (in, out) weights, as the numpy
+reference and JAX keep them, where nn.Linear keeps (out, in)."""
+import assignment_1TORCH as tt
+import mnist_data
+
+
+def model_params(model):
+    return [{"w": layer.weight.detach().numpy().T, "b": layer.bias.detach().numpy()}
+            for layer in (model.fc1, model.fc2, model.fc3)]
+
+
+def shared_model(seed):
+    model = tt.MLP()
+    tt.load_shared(model, mnist_data.shared_init(seed))
+    return model
