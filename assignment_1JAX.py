@@ -4,6 +4,7 @@ In the style of JAX's examples/mnist_classifier_fromscratch.py: params are a lis
 of dicts, the forward pass is written for one image and batched with jax.vmap.
 """
 import functools
+import os
 import statistics
 import sys
 import time
@@ -15,7 +16,9 @@ import numpy as np
 import bench_common as bc
 import mnist_data
 
-MODES = ("step", "scan")
+MODES = bc.MODES["jax"]
+COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"  # an XLA build, or a load from the cache
+CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
 
 
 def init_params(key, sizes=mnist_data.LAYER_SIZES):
@@ -47,17 +50,22 @@ def loss(params, images, labels):
     return -jnp.mean(jnp.sum(jax.nn.log_softmax(logits) * one_hot, axis=-1)), logits
 
 
-def train_step(params, totals, images, labels, idx, lr):
-    """One SGD step on the batch images[idx]; totals carry (loss sum, correct count)."""
-    x, y = images[idx], labels[idx]
+def sgd_step(params, totals, x, y, lr):
+    """One SGD step on the batch (x, y); totals carry (loss sum, correct count)."""
     (batch_loss, logits), grads = jax.value_and_grad(loss, has_aux=True)(params, x, y)
     params = jax.tree.map(lambda p, g: p - lr * g, params, grads)
     correct = jnp.sum(jnp.argmax(logits, axis=-1) == y)
     return params, (totals[0] + batch_loss, totals[1] + correct)
 
 
+def train_step(params, totals, images, labels, idx, lr):
+    """One SGD step on the batch images[idx], gathered on the device."""
+    return sgd_step(params, totals, images[idx], labels[idx], lr)
+
+
 # Donating params and totals lets XLA update them in place instead of allocating new buffers.
 update = jax.jit(train_step, donate_argnums=(0, 1))
+update_batch = jax.jit(sgd_step, donate_argnums=(0, 1))
 
 
 @functools.partial(jax.jit, donate_argnums=(0,))
@@ -75,8 +83,75 @@ def zero_totals():
 
 @jax.jit
 def evaluate(params, images, labels):
+    """Mean loss and the count of correct predictions (exact, unlike a float32 mean)."""
     mean_loss, logits = loss(params, images, labels)
-    return mean_loss, jnp.mean(jnp.argmax(logits, axis=-1) == labels)
+    return mean_loss, jnp.sum(jnp.argmax(logits, axis=-1) == labels)
+
+
+def aot_compile(jitted, *args):
+    """Trace, lower and compile one jitted function, each stage timed: JAX's
+    ahead-of-time API, so the first call's cost is split into what it is made of."""
+    t0 = time.perf_counter()
+    traced = jitted.trace(*args)
+    t1 = time.perf_counter()
+    lowered = traced.lower()
+    t2 = time.perf_counter()
+    compiled = lowered.compile()
+    return compiled, {"jit_trace_s": t1 - t0, "jit_lower_s": t2 - t1, "jit_compile_s": time.perf_counter() - t2}
+
+
+class EventCounter:
+    """Counts JAX's compile and cache-hit monitoring events as they happen."""
+
+    def __init__(self, cache_on):
+        self.cache_on = cache_on
+        self.counts = {COMPILE_EVENT: 0, CACHE_HIT_EVENT: 0}
+        jax.monitoring.register_event_duration_secs_listener(self.on_event)
+        jax.monitoring.register_event_listener(self.on_event)
+
+    def on_event(self, event, *_, **__):
+        if event in self.counts:
+            self.counts[event] += 1
+
+    def snapshot(self):
+        return dict(self.counts)
+
+    def since(self, snapshot, event):
+        return self.counts[event] - snapshot[event]
+
+
+def train_epoch(state, batches, epoch, jitted, scan, lr, events, device):
+    """One epoch. state = (params, step): step is the compiled program, or None until the
+    first call compiles `jitted` (op by op, step is the plain function and jitted None).
+    Each item of batches is the step's data: (images, labels, idx) on the device, or (x, y);
+    with scan, batches is the epoch's (images, labels, order)."""
+    params, step = state
+    before, extras, planned = events.snapshot(), {}, int(step is None)
+    if not scan:
+        # Zeros from numpy: jnp.zeros would compile a tiny program inside the clock.
+        totals = jax.device_put((np.float32(0), np.int32(0)), device)
+    t0 = time.perf_counter()
+    if scan:
+        if step is None:
+            # The epoch is one call, so its "first step" is tracing and compiling it.
+            step, extras = aot_compile(jitted, params, *batches, lr)
+            extras["first_step_s"] = time.perf_counter() - t0
+        params, totals = jax.block_until_ready(step(params, *batches, lr))
+    else:
+        for s, data in enumerate(batches):
+            if step is None:
+                step, extras = aot_compile(jitted, params, totals, *data, lr)
+            params, totals = step(params, totals, *data, lr)
+            if s == 0 and epoch == 1:
+                jax.block_until_ready((params, totals))
+                extras["first_step_s"] = time.perf_counter() - t0
+        params = jax.block_until_ready(params)
+    compiles = events.since(before, COMPILE_EVENT)
+    # Op by op, epoch 1 builds each primitive once: that is its warm-up, not a recompile.
+    extras["recompiles"] = None if jitted is None and epoch == 1 else compiles - planned
+    if epoch == 1:
+        extras["cache_hits"] = events.since(before, CACHE_HIT_EVENT) if events.cache_on else None
+    return (params, step), totals[0], totals[1], extras
 
 
 def select_device(args):
@@ -90,6 +165,19 @@ def select_device(args):
     device = jax.devices()[0] if args.device != "gpu" else jax.devices("gpu")[0]
     on_gpu = device.platform == "gpu"
     return device, "gpu" if on_gpu else "cpu", device.device_kind if on_gpu else bc.cpu_name()
+
+
+def use_compile_cache(directory):
+    """JAX's persistent compilation cache in DIR/jax, for every program however small."""
+    jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(directory), "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def device_peak(device):
+    """The allocator's peak on a GPU; the CPU backend keeps no statistics (None)."""
+    stats = device.memory_stats()
+    return stats.get("peak_bytes_in_use") if stats else None
 
 
 def probe(device_name, precision, on_gpu):
@@ -106,73 +194,66 @@ def probe(device_name, precision, on_gpu):
 
 
 def main(argv=None):
-    args = bc.parse_trainer_args(bc.trainer_parser("JAX", MODES), argv)
+    args = bc.parse_trainer_args(bc.trainer_parser("JAX"), argv)
     jax.config.update("jax_default_matmul_precision",
                       "highest" if args.precision == "highest" else "tensorfloat32")
     device, device_kind, device_name = select_device(args)
     if args.probe:
         return probe(device_name, args.precision, device_kind == "gpu")
+    if args.compile_cache:
+        use_compile_cache(args.compile_cache)
     split = bc.load_split(args)
+    events = EventCounter(cache_on=bool(args.compile_cache))
 
     # The whole split goes to the device once, scaled there, before any clock starts.
     def put(images, labels):
         images = jax.device_put(images, device).astype(jnp.float32) / 255.0
         return images, jax.device_put(labels.astype(np.int32), device)
-    data = {"train": put(split.train_images, split.train_labels),
-            "val": put(split.val_images, split.val_labels),
-            "test": put(split.test_images, split.test_labels)}
+    data = {"val": put(split.val_images, split.val_labels), "test": put(split.test_images, split.test_labels)}
+    if args.input == "device":
+        data["train"] = put(split.train_images, split.train_labels)
     if args.init == "shared":
         params = jax.device_put(mnist_data.shared_init(args.seed), device)
     else:
         params = jax.device_put(init_params(jax.random.key(args.seed)), device)
     # Dispatch is asynchronous: wait for the uploads and scaling so no clock pays for them.
     data, params = jax.block_until_ready((data, params))
-    lr = jnp.float32(args.lr)
-    images, labels = data["train"]
-    state = {"params": params, "epoch_fn": None}
+    lr = jax.device_put(np.float32(args.lr), device)
 
-    def train_epoch_step(batches, time_first_step):
-        # Committed to the device like the update's outputs: an uncommitted first input
-        # would make the second call compile the step again.
-        params, totals, first = state["params"], jax.device_put(zero_totals(), device), None
-        t0 = time.perf_counter()
-        for s, idx in enumerate(batches):
-            params, totals = update(params, totals, images, labels, idx, lr)
-            if time_first_step and s == 0:
-                jax.block_until_ready((params, totals))
-                first = time.perf_counter() - t0
-        state["params"] = jax.block_until_ready(params)
-        return totals[0], totals[1], first
+    if args.input == "loader":
+        import input_pipeline  # torch and torchvision only where the loader is asked for
+        try:
+            loader, sampler = input_pipeline.make_loader(args.data_dir, args.workers, pin_memory=False)
+        except mnist_data.DataError as e:
+            bc.fail(str(e))
 
-    def train_epoch_scanned(batches, time_first_step):
-        first = None
-        if state["epoch_fn"] is None:
-            # The epoch is one call, so its "first step" is tracing and compiling it,
-            # done explicitly inside epoch 1's clock so the user's cost stays counted.
-            t0 = time.perf_counter()
-            state["epoch_fn"] = train_epoch_scan.lower(state["params"], images, labels, batches, lr).compile()
-            first = time.perf_counter() - t0
-        params, totals = state["epoch_fn"](state["params"], images, labels, batches, lr)
-        state["params"], totals = jax.block_until_ready((params, totals))
-        return totals[0], totals[1], first
-
-    def evaluate_split(name):
-        mean_loss, acc = evaluate(state["params"], *data[name])
-        return float(mean_loss), float(acc)
-
-    n = len(split.train_labels)
-    start = {"event": "start", "framework": "jax", "framework_version": jax.__version__,
-             "mode": args.mode, "batch_size": args.batch_size, "epochs": args.epochs,
-             "lr": args.lr, "seed": args.seed, "init": args.init, "precision": args.precision,
-             "device": device_kind, "device_name": device_name, "train_samples": n,
-             "steps_per_epoch": n // args.batch_size, "jaxlib_backend": device.platform}
-    if args.mode == "step":
-        # One device array per step, uploaded before the clock: no slicing dispatch per step.
-        bc.run_epochs(args, start, train_epoch_step, evaluate_split,
-                      lambda b: jax.block_until_ready([jax.device_put(row, device) for row in b]))
+        def put_batches(order):
+            sampler.order = order
+            # Each batch goes to the device inside the step loop, as JAX's DataLoader tutorial does.
+            return ((jax.device_put(x.numpy(), device), jax.device_put(y.numpy().astype(np.int32), device))
+                    for x, y in loader)
+    elif args.mode == "scan":
+        def put_batches(order):
+            return jax.block_until_ready((*data["train"], jax.device_put(order, device)))
     else:
-        bc.run_epochs(args, start, train_epoch_scanned, evaluate_split,
-                      lambda b: jax.block_until_ready(jax.device_put(b, device)))
+        def put_batches(order):
+            # One device array per step, uploaded before the clock: no slicing dispatch per step.
+            rows = jax.block_until_ready([jax.device_put(row, device) for row in order])
+            return [(*data["train"], idx) for idx in rows]
+
+    def evaluate_split(state, name):
+        mean_loss, correct = evaluate(state[0], *data[name])
+        return float(mean_loss), int(correct) / len(data[name][1])
+
+    start = bc.start_record(args, "jax", jax.__version__, device_kind, device_name, len(split.train_labels),
+                            jaxlib_backend=device.platform)
+    loader_input = args.input == "loader"
+    jitted = {"step": update_batch if loader_input else update, "scan": train_epoch_scan, "nojit": None}[args.mode]
+    step = (sgd_step if loader_input else train_step) if args.mode == "nojit" else None
+    bc.run_epochs(args, start, (params, step),
+                  functools.partial(train_epoch, jitted=jitted, scan=args.mode == "scan", lr=lr,
+                                    events=events, device=device),
+                  evaluate_split, put_batches, lambda: device_peak(device))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Train a 784-512-512-10 MLP on MNIST with PyTorch (an nn.Module and plain SGD).
 
 In the style of pytorch/examples mnist/main.py, with the data on the device once and
-no DataLoader in the timed loop.
+no DataLoader in the timed loop unless --input loader asks for one.
 """
 import os
 import statistics
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import bench_common as bc
 import mnist_data
 
-MODES = ("eager", "compile", "cudagraph")
+MODES = bc.MODES["pytorch"]
 
 
 class MLP(nn.Module):
@@ -39,11 +39,10 @@ def load_shared(model, params):
             layer.bias.copy_(torch.from_numpy(p["b"]))
 
 
-def train_step(model, optimizer, images, labels, idx, totals):
-    """One SGD step on images[idx]; totals = (loss sum, correct count) stay on the device.
+def sgd_step(model, optimizer, x, y, totals):
+    """One SGD step on the batch (x, y); totals = (loss sum, correct count) stay on the device.
 
     Gradients are cleared by the caller: a CUDA graph must own its gradient buffers."""
-    x, y = images[idx], labels[idx]
     output = model(x)
     loss = F.cross_entropy(output, y)
     loss.backward()
@@ -52,11 +51,17 @@ def train_step(model, optimizer, images, labels, idx, totals):
     totals[1] += (output.argmax(dim=1) == y).sum()
 
 
+def train_step(model, optimizer, images, labels, idx, totals):
+    """One SGD step on images[idx], gathered on the device."""
+    sgd_step(model, optimizer, images[idx], labels[idx], totals)
+
+
 @torch.no_grad()
 def evaluate(model, images, labels):
+    """Mean loss and accuracy, from an exact count of correct predictions."""
     output = model(images)
     loss = F.cross_entropy(output, labels)
-    return loss.item(), (output.argmax(dim=1) == labels).float().mean().item()
+    return loss.item(), (output.argmax(dim=1) == labels).sum().item() / len(labels)
 
 
 def capture_step(model, optimizer, images, labels, static_idx, totals):
@@ -82,6 +87,59 @@ def capture_step(model, optimizer, images, labels, static_idx, totals):
     return graph
 
 
+def cudagraph_step(model, optimizer, totals):
+    """A train_step that captures itself on its first call and replays the graph after."""
+    graph = {}
+
+    def step(model_, optimizer_, images, labels, idx, totals_):
+        if not graph:
+            graph["idx"] = idx.clone()
+            graph["replay"] = capture_step(model, optimizer, images, labels, graph["idx"], totals)
+            totals.zero_()  # the warm-up steps added to the totals
+        graph["idx"].copy_(idx)
+        graph["replay"].replay()
+    return step
+
+
+def compilations(since, epoch):
+    """Dynamo's compilations after the first `since`: (seconds, recompiles, count so far).
+    In epoch 1 a recompile is a frame compiled again (its guards failed: a new shape, say);
+    after it, every compilation is one."""
+    from torch._dynamo.utils import get_compilation_metrics
+    metrics = get_compilation_metrics()
+    new = metrics[since:]
+    seconds = sum((m.entire_frame_compile_time_s or 0) + (m.backward_cumulative_compile_time_us or 0) / 1e6
+                  for m in new)
+    recompiles = sum(m.recompile_reason is not None for m in new) if epoch == 1 else len(new)
+    return seconds, recompiles, len(metrics)
+
+
+def train_epoch(state, batches, epoch, mode, sync, cache_on):
+    """One epoch; state = (model, optimizer, step, totals, compiles seen so far). Each item
+    of batches is a step's data: an index row into the device-resident split, or (x, y)."""
+    model, optimizer, step, totals, seen = state
+    model.train()
+    totals.zero_()
+    extras, t0 = {}, time.perf_counter()
+    for s, data in enumerate(batches):
+        if mode != "cudagraph":
+            optimizer.zero_grad(set_to_none=True)
+        step(model, optimizer, *data, totals)
+        if s == 0 and epoch == 1:
+            sync()
+            extras["first_step_s"] = time.perf_counter() - t0
+    sync()
+    if mode == "compile":
+        from torch._dynamo.utils import counters
+        seconds, extras["recompiles"], seen = compilations(seen, epoch)
+        if epoch == 1:
+            extras.update(compile_s=seconds, graphs=counters["stats"]["unique_graphs"],
+                          graph_breaks=sum(counters["graph_break"].values()))
+            hits = counters["inductor"]["fxgraph_cache_hit"] + counters["aot_autograd"]["autograd_cache_hit"]
+            extras["cache_hits"] = hits if cache_on else None
+    return (model, optimizer, step, totals, seen), totals[0], totals[1], extras
+
+
 def synchronizer(device):
     """Waits for the GPU's queued work; on the CPU every op has finished when it returns."""
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -95,6 +153,14 @@ def set_precision(precision):
     else:
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
+
+
+def use_compile_cache(directory):
+    """Inductor's on-disk caches (FX graphs, AOTAutograd, Triton kernels) in DIR/inductor;
+    without a DIR they stay off, so every run pays its own cold compile."""
+    if directory:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(os.path.abspath(directory), "inductor")
+    torch.compiler.config.force_disable_caches = not directory
 
 
 def select_device(args):
@@ -124,11 +190,12 @@ def probe(device, device_name, precision):
 
 
 def main(argv=None):
-    args = bc.parse_trainer_args(bc.trainer_parser("PyTorch", MODES), argv)
+    args = bc.parse_trainer_args(bc.trainer_parser("PyTorch"), argv)
     set_precision(args.precision)
     device, device_name = select_device(args)
     if args.probe:
         return probe(device, device_name, args.precision)
+    use_compile_cache(args.compile_cache)
     split = bc.load_split(args)
     torch.manual_seed(args.seed)
     model = MLP().to(device)
@@ -141,58 +208,45 @@ def main(argv=None):
     def put(images, labels):
         images = torch.from_numpy(images).to(device).float().div_(255.0)
         return images, torch.from_numpy(labels).to(device)
-    data = {"train": put(split.train_images, split.train_labels),
-            "val": put(split.val_images, split.val_labels),
-            "test": put(split.test_images, split.test_labels)}
-    images, labels = data["train"]
+    data = {"val": put(split.val_images, split.val_labels), "test": put(split.test_images, split.test_labels)}
     totals = torch.zeros(2, device=device)  # loss sum, correct count (exact below 2**24)
+    if args.input == "loader":
+        import input_pipeline
+        try:
+            loader, sampler = input_pipeline.make_loader(args.data_dir, args.workers, device.type == "cuda")
+        except mnist_data.DataError as e:
+            bc.fail(str(e))
+
+        def put_batches(order):
+            sampler.order = order
+            # Pinned batches (on CUDA) are copied while the host goes on to the next one.
+            return ((x.to(device, non_blocking=True), y.to(device, non_blocking=True)) for x, y in loader)
+        step = sgd_step
+    else:
+        data["train"] = put(split.train_images, split.train_labels)
+
+        def put_batches(order):
+            batches = torch.from_numpy(order).long().to(device)
+            sync()
+            return [(*data["train"], idx) for idx in batches]
+        step = train_step
     sync()  # uploads and scaling are asynchronous on a GPU: finish them before any clock
-    step = train_step
     if args.mode == "compile":
-        # Each run pays its own cold compile (DESIGN.md section 4): Inductor's on-disk
-        # caches stay off unless the user asks for them with TORCHINDUCTOR_FX_GRAPH_CACHE=1.
-        torch._inductor.config.force_disable_caches = os.environ.get("TORCHINDUCTOR_FX_GRAPH_CACHE") != "1"
-        step = torch.compile(train_step)
-    graph = {"replay": None, "idx": None}
+        step = torch.compile(step)
+    elif args.mode == "cudagraph":
+        step = cudagraph_step(model, optimizer, totals)
 
-    def train_epoch(batches, time_first_step):
-        model.train()
-        totals.zero_()
-        first, t0 = None, time.perf_counter()
-        for s in range(batches.shape[0]):
-            if args.mode == "cudagraph":
-                if graph["replay"] is None:
-                    graph["idx"] = batches[s].clone()
-                    graph["replay"] = capture_step(model, optimizer, images, labels, graph["idx"], totals)
-                    totals.zero_()
-                graph["idx"].copy_(batches[s])
-                graph["replay"].replay()
-            else:
-                optimizer.zero_grad(set_to_none=True)
-                step(model, optimizer, images, labels, batches[s], totals)
-            if time_first_step and s == 0:
-                sync()
-                first = time.perf_counter() - t0
-        sync()
-        return totals[0], totals[1], first
+    def evaluate_split(state, name):
+        state[0].eval()
+        return evaluate(state[0], *data[name])
 
-    def evaluate_split(name):
-        model.eval()
-        return evaluate(model, *data[name])
-
-    n = len(split.train_labels)
-    start = {"event": "start", "framework": "pytorch", "framework_version": torch.__version__,
-             "mode": args.mode, "batch_size": args.batch_size, "epochs": args.epochs,
-             "lr": args.lr, "seed": args.seed, "init": args.init, "precision": args.precision,
-             "device": "gpu" if device.type == "cuda" else "cpu", "device_name": device_name,
-             "train_samples": n, "steps_per_epoch": n // args.batch_size,
-             "threads": torch.get_num_threads()}
-    def put_batches(order):
-        batches = torch.from_numpy(order).long().to(device)
-        sync()
-        return batches
-
-    bc.run_epochs(args, start, train_epoch, evaluate_split, put_batches)
+    start = bc.start_record(args, "pytorch", torch.__version__, "gpu" if device.type == "cuda" else "cpu",
+                            device_name, len(split.train_labels), threads=torch.get_num_threads())
+    peak = (lambda: torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else (lambda: None)
+    bc.run_epochs(args, start, (model, optimizer, step, totals, 0),
+                  lambda state, batches, epoch: train_epoch(state, batches, epoch, args.mode, sync,
+                                                            bool(args.compile_cache)),
+                  evaluate_split, put_batches, peak)
 
 
 if __name__ == "__main__":

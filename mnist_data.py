@@ -19,6 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fileio import write_atomic
+
 # SHA-256 of the decompressed bytes: the same whatever the source or compression.
 FILES = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -35,6 +37,7 @@ DEFAULT_CACHE = Path(__file__).resolve().parent / "data" / "mnist"
 URL_TIMEOUT_S = 10
 N_TRAIN = 50_000
 LAYER_SIZES = (784, 512, 512, 10)
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class DataError(Exception):
@@ -85,11 +88,16 @@ def parse_idx(raw, name):
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 
+def is_gzip(path):
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
 def read_bytes(path):
     """The decompressed bytes of a raw or gzip file (told apart by gzip's magic, not the name)."""
     try:
         raw = path.read_bytes()
-        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        return gzip.decompress(raw) if raw[:2] == GZIP_MAGIC else raw
     except (OSError, EOFError) as e:
         raise DataError(f"{path}: cannot read ({e}); the file is truncated or not gzip. "
                         "Delete it and run again to fetch a fresh copy.") from None
@@ -108,21 +116,6 @@ def load_file(path, name):
     array = parse_idx(raw, str(path))
     verify(raw, name, path)
     return array
-
-
-def write_atomic(path, write):
-    """Write through a temporary file in the same folder, then rename: an interrupted
-    write never leaves a file that looks complete."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the file from other users
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _write_verified(raw, name, dest_dir):
@@ -215,6 +208,29 @@ def load_mnist(explicit_dir=None, mirrors=MIRRORS):
         raise DataError("MNIST image and label counts differ")
     return Split(images[:N_TRAIN], labels[:N_TRAIN], images[N_TRAIN:], labels[N_TRAIN:],
                  test_images, test_labels)
+
+
+def torchvision_root(explicit_dir=None, mirrors=MIRRORS, cache=DEFAULT_CACHE):
+    """A root for torchvision.datasets.MNIST(root, download=False) over the verified files.
+
+    torchvision reads ROOT/MNIST/raw/<name> uncompressed and checks no hash, so the layout
+    is built in the cache: a link to a file that is raw already, a decompressed copy of a
+    .gz one, each verified here first. Nothing is downloaded but what ensure_files fetches.
+    Raises DataError."""
+    raw_dir = Path(cache) / "torchvision" / "MNIST" / "raw"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    for name, path in ensure_files(explicit_dir, mirrors, cache).items():
+        raw = read_bytes(path)
+        verify(raw, name, path)
+        target = raw_dir / name
+        if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == FILES[name]:
+            continue
+        target.unlink(missing_ok=True)  # a stale or broken link or copy
+        if not is_gzip(path):
+            target.symlink_to(path.resolve())
+        else:
+            write_atomic(target, lambda f: f.write(raw))
+    return raw_dir.parent.parent
 
 
 def batch_order(seed, epoch, n_samples, batch_size):
