@@ -1,0 +1,133 @@
+"""The controller's two figures, drawn from the runs' records: training_curves.png and
+epoch_times.png, one function each."""
+import statistics
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+
+from fileio import write_atomic  # noqa: E402
+from verdicts import Config, configs, epochs_of, label, record_of, steady_time, time_to_target  # noqa: E402
+
+MARKERS = {"jax": "o", "pytorch": "x"}
+
+
+def curve_configs(groups):
+    """One curve per framework, mode and input: warm-cache runs train exactly as cold ones."""
+    chosen = {}
+    for c in groups:
+        key = (c.framework, c.mode, c.input)
+        if key not in chosen or c.cache == "cold":
+            chosen[key] = c
+    return chosen
+
+
+def styles(configs_):
+    """A colour and a legend entry per configuration (its batch size aside)."""
+    colors = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(configs_)}
+    handles = [Line2D([], [], color=colors[c], lw=2, marker=MARKERS[c.framework], label=label(c)) for c in configs_]
+    return colors, handles
+
+
+def training_curves(runs, path, target):
+    groups = configs(runs)
+    if not groups:
+        return
+    batches = sorted({c.batch for c in groups})
+    chosen = curve_configs(groups)
+    names = list(chosen)
+    colors, handles = styles(list(chosen.values()))
+    colors = {key: colors[chosen[key]] for key in names}
+    # Identical curves lie on top of each other: earlier configurations are drawn wider,
+    # so every one stays visible as a band around the next.
+    widths = {c: 1.2 + 1.6 * (len(names) - 1 - i) for i, c in enumerate(names)}
+    seed = next(iter(groups.values()))[0]["seed"]
+    height = 3.4 * len(batches) + 1.0
+    fig, axes = plt.subplots(len(batches), 2, figsize=(12, height), squeeze=False)
+    for row, batch in zip(axes, batches):
+        for key in names:
+            config = chosen[key]._replace(batch=batch)
+            if config not in groups:
+                continue
+            run = next((r for r in groups[config] if r["seed"] == seed), groups[config][0])
+            recs = epochs_of(run)
+            x = [r["epoch"] for r in recs]
+            style = dict(color=colors[key], lw=widths[key], marker=MARKERS[config.framework], markersize=5, alpha=0.85)
+            for ax, metric in zip(row, ("loss", "acc")):
+                ax.plot(x, [r[f"train_{metric}"] for r in recs], "-", **style)
+                ax.plot(x, [r[f"val_{metric}"] for r in recs], "--", **style)
+            reached = time_to_target(run, target)
+            if reached:
+                epoch = reached[1]
+                row[1].plot([epoch], [recs[epoch - 1]["val_acc"]], marker="*", markersize=16, color=colors[key],
+                            markeredgecolor="black", zorder=5, linestyle="none")
+        row[1].axhline(target, color="gray", lw=1, ls=":")
+        row[0].set(title=f"Batch size {batch}: cross-entropy loss", xlabel="epoch", ylabel="loss (nats)")
+        row[1].set(title=f"Batch size {batch}: accuracy", xlabel="epoch", ylabel="accuracy (fraction)")
+        for ax in row:
+            ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handles += [Line2D([], [], color="gray", ls="-", label="train"),
+                Line2D([], [], color="gray", ls="--", label="validation"),
+                Line2D([], [], color="gray", marker="*", markersize=12, ls=":", markeredgecolor="black",
+                       label=f"first reaches val acc {target:g}")]
+    fig.suptitle(f"JAX vs PyTorch training curves on MNIST (seed {seed}, first repeat); overlapping lines = "
+                 "identical training", y=1 - 0.12 / height)
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 5), frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.4 / height))
+    legend_rows = -(-len(handles) // 5)
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.55 + 0.25 * legend_rows) / height))
+    save(fig, path)
+
+
+def epoch_times(runs, path):
+    groups = configs(runs)
+    if not groups:
+        return
+    batches = sorted({c.batch for c in groups})
+    names = list(dict.fromkeys(c._replace(batch=0) for c in groups))
+    colors, handles = styles(names)
+    fig, (ax_time, ax_rate) = plt.subplots(1, 2, figsize=(13, 5.5))
+    linestyles = dict(zip(batches, ["-", "--", ":", "-."] * 4))
+    for config, repeats in groups.items():
+        key = config._replace(batch=0)
+        for i, run in enumerate(repeats):
+            recs = epochs_of(run)
+            ax_time.plot([r["epoch"] for r in recs], [r["epoch_time_s"] for r in recs], linestyles[config.batch],
+                         color=colors[key], marker=MARKERS[config.framework], alpha=1 if i == 0 else 0.35)
+    ax_time.set(yscale="log", xlabel="epoch", ylabel="epoch time (s, log scale)",
+                title="Time of every epoch, every run (epoch 1 includes the JIT)")
+    ax_time.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for axis in (ax_time.yaxis.set_major_formatter, ax_time.yaxis.set_minor_formatter):
+        axis(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax_time.legend(handles=handles + [Line2D([], [], color="gray", ls=linestyles[b], label=f"batch {b}")
+                                      for b in batches], fontsize=8, ncol=2)
+    for key in names:
+        rates = []
+        for batch in batches:
+            per_run = [record_of(r, "start")["steps_per_epoch"] * batch / steady_time(r)
+                       for r in groups.get(key._replace(batch=batch), []) if steady_time(r)]
+            if per_run:
+                rates.append((batch, statistics.median(per_run), min(per_run), max(per_run)))
+        if rates:
+            xs, ys, lo, hi = zip(*rates)
+            ax_rate.errorbar(xs, ys, yerr=[[y - l for y, l in zip(ys, lo)], [h - y for y, h in zip(ys, hi)]],
+                             color=colors[key], marker=MARKERS[key.framework], capsize=3, label=label(key))
+    ax_rate.set(xscale="log", xlabel="batch size (log scale)", ylabel="training samples / s",
+                title="Steady-state throughput (median of epochs 2..E; bars: the runs' range)")
+    ax_rate.set_xticks(batches, [str(b) for b in batches])
+    ax_rate.minorticks_off()
+    ax_rate.set_ylim(bottom=0)
+    ax_rate.legend(fontsize=8)
+    for ax in (ax_time, ax_rate):
+        ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    save(fig, path)
+
+
+def save(fig, path):
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
