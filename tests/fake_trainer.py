@@ -1,8 +1,10 @@
-"""A stand-in trainer for the controller's failure tests; its batch size picks how it behaves:
-100 and 200 succeed, 300 crashes, 400 hangs, 500 prints garbage, 600 interrupts its parent."""
+"""A stand-in trainer for the controller's tests; its batch size picks how it behaves:
+100 and 200 succeed, 300 crashes, 400 hangs, 500 prints garbage, 600 interrupts its parent
+(Ctrl-C), 700 terminates it (SIGTERM). Steady epochs take a different time in every process."""
 import argparse
 import json
 import os
+import random
 import signal
 import sys
 import time
@@ -11,6 +13,10 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--batch-size", type=int)
 parser.add_argument("--epochs", type=int)
 parser.add_argument("--mode")
+parser.add_argument("--seed", type=int)
+parser.add_argument("--input")
+parser.add_argument("--workers", type=int)
+parser.add_argument("--compile-cache")
 parser.add_argument("--probe", action="store_true")
 args, _ = parser.parse_known_args()
 framework = os.path.basename(sys.argv[0]).split("_")[0]
@@ -24,9 +30,10 @@ def emit(record):
 
 
 emit({"event": "start", "framework": framework, "framework_version": "0", "mode": args.mode,
-      "batch_size": args.batch_size, "epochs": args.epochs, "lr": 0.01, "seed": 0, "init": "shared",
+      "batch_size": args.batch_size, "epochs": args.epochs, "lr": 0.01, "seed": args.seed, "init": "shared",
       "precision": "highest", "device": "cpu", "device_name": "fake", "train_samples": 1000,
-      "steps_per_epoch": 1000 // args.batch_size})
+      "steps_per_epoch": 1000 // args.batch_size, "input": args.input, "workers": args.workers,
+      "compile_cache": args.compile_cache, "pid": os.getpid()})
 if args.batch_size == 300:
     print("fake trainer: boom", file=sys.stderr)
     sys.exit(3)
@@ -37,12 +44,14 @@ if args.batch_size == 400:
 if args.batch_size == 500:
     print("this is not a record", flush=True)
     sys.exit(0)
-if args.batch_size == 600:
-    os.kill(os.getppid(), signal.SIGINT)
+if args.batch_size in (600, 700):
+    os.kill(os.getppid(), signal.SIGINT if args.batch_size == 600 else signal.SIGTERM)
     time.sleep(120)
+steady = random.Random(os.getpid()).uniform(0.4, 0.8)
 for epoch in range(1, args.epochs + 1):
     emit({"event": "epoch", "framework": framework, "mode": args.mode, "batch_size": args.batch_size,
-          "epoch": epoch, "epoch_time_s": 2.0 if epoch == 1 else 0.5 + 0.1 * epoch,
+          "epoch": epoch, "epoch_time_s": 2.0 if epoch == 1 else steady + 0.01 * epoch,
           "first_step_s": 1.5 if epoch == 1 else None, "train_loss": 1.0 / epoch, "train_acc": 0.5,
-          "val_loss": 1.1 / epoch, "val_acc": 0.8 + 0.01 * epoch, "samples_per_s": 1000.0, "eval_time_s": 0.1})
+          "val_loss": 1.1 / epoch, "val_acc": 0.8 + 0.01 * epoch + 0.001 * args.seed, "samples_per_s": 1000.0,
+          "eval_time_s": 0.1})
 emit({"event": "end", "test_loss": 0.3, "test_acc": 0.9, "total_time_s": 9.0})

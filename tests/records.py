@@ -21,8 +21,10 @@ def check_records(records, framework, mode, batch_size, epochs, train_samples):
     assert start["device"] in ("cpu", "gpu") and start["device_name"]
     assert start["precision"] in ("highest", "tf32") and start["init"] in ("native", "shared")
     assert isinstance(start["framework_version"], str) and isinstance(start["lr"], float)
+    assert start["input"] in bc.INPUTS and start["compile_cache"] is None
     for i, r in enumerate(epoch_records, start=1):
         assert (r["framework"], r["mode"], r["batch_size"], r["epoch"]) == (framework, mode, batch_size, i)
+        assert set(bc.EPOCH_EXTRAS) <= set(r)
         assert r["epoch_time_s"] > 0 and r["eval_time_s"] > 0
         if i == 1:
             assert 0 < r["first_step_s"] <= r["epoch_time_s"]
@@ -36,4 +38,5 @@ def check_records(records, framework, mode, batch_size, epochs, train_samples):
             assert 0 <= r[key] <= 1
     assert 0 < end["test_loss"] < 10 and 0 <= end["test_acc"] <= 1
     assert end["total_time_s"] >= sum(r["epoch_time_s"] for r in epoch_records)
+    assert end["peak_rss_bytes"] > 50 * 2**20 and end["peak_device_bytes"] is None  # CPU: no GPU allocator
     return start, epoch_records, end

@@ -34,3 +34,32 @@ def sgd_step(params, x, labels, lr):
         new[i] = {"w": params[i]["w"] - lr * grad_w, "b": params[i]["b"] - lr * grad_b}
     return new
 
+
+
+def evaluate(params, images, labels):
+    """Mean loss and accuracy of uint8 images, scaled as the trainers scale them."""
+    logits, _ = forward(params, images.astype(np.float32) / np.float32(255))
+    return cross_entropy(logits, labels), float((logits.argmax(1) == labels).mean())
+
+
+def train(split, params, seed, epochs, n, batch, lr):
+    """What a trainer's records must say for a run, computed independently in float64:
+    per epoch the running train loss and accuracy over the steps taken, then val loss and
+    accuracy; and the test figures at the end."""
+    import mnist_data
+    images = split.train_images[:n].astype(np.float32) / np.float32(255)
+    labels = split.train_labels[:n]
+    records = []
+    for epoch in range(1, epochs + 1):
+        order = mnist_data.batch_order(seed, epoch, n, batch)
+        loss_sum, correct = 0.0, 0
+        for idx in order:
+            logits, _ = forward(params, images[idx].astype(np.float64))
+            loss_sum += cross_entropy(logits, labels[idx])
+            correct += int((logits.argmax(1) == labels[idx]).sum())
+            params = sgd_step(params, images[idx], labels[idx], lr)
+        val_loss, val_acc = evaluate(params, split.val_images, split.val_labels)
+        records.append({"train_loss": loss_sum / len(order), "train_acc": correct / order.size,
+                        "val_loss": val_loss, "val_acc": val_acc})
+    test_loss, test_acc = evaluate(params, split.test_images, split.test_labels)
+    return records, {"test_loss": test_loss, "test_acc": test_acc}

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+import bench_common as bc
 import mnist_data
 from conftest import run_script
 
@@ -12,7 +13,8 @@ BAD_FLAGS = [
     ("--batch-size", "0"), ("--batch-size", "-3"), ("--epochs", "0"), ("--lr", "nan"),
     ("--lr", "-0.1"), ("--lr", "inf"), ("--mode", "warp"), ("--train-limit", "60000"),
     ("--batch-size", "512", "--train-limit", "100"), ("--init", "zeros"), ("--precision", "fp8"),
-    ("--batch-size", "ten"),
+    ("--batch-size", "ten"), ("--workers", "-1"), ("--workers", "two"), ("--workers", "2"),
+    ("--input", "disk"), ("--input", "loader", "--mode", "scan"),
 ]
 
 
@@ -24,9 +26,23 @@ def assert_one_line_exit_2(result):
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("framework", ["JAX", "PyTorch"])
 @pytest.mark.parametrize("flags", BAD_FLAGS, ids=" ".join)
-def test_bad_flags_exit_2_with_one_line(script, flags):
+def test_bad_flags_exit_2_with_one_line(framework, flags, capsys):
+    """The flags are parsed by one shared parser, tested in process; the scripts below."""
+    if "scan" in flags and framework == "PyTorch":
+        flags = tuple("cudagraph" if f == "scan" else f for f in flags)
+    with pytest.raises(SystemExit) as exit_info:
+        bc.parse_trainer_args(bc.trainer_parser(framework), list(flags))
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+@pytest.mark.parametrize("flags", [("--batch-size", "0"), ("--workers", "2")], ids=" ".join)
+def test_scripts_refuse_bad_flags_with_one_line(script, flags):
     assert_one_line_exit_2(run_script(script, *flags))
 
 

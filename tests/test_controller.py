@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
+import bench_common as bc
 import compare_results
-import report
+import mnist_data
+import reference
+import verdicts
 from conftest import ROOT, run_script
+from test_parity import assert_records_match_reference
 
 
 def read_csv(path):
@@ -26,47 +30,135 @@ def assert_png(path):
     assert height > 400 and width > 800
 
 
-def test_end_to_end_on_a_subset(mnist_dir, tmp_path):
-    out = tmp_path / "out"
-    result = run_script("compare_results.py", "--train-limit", 2000, "--epochs", 2, "--batch-sizes", 100, 200,
-                        "--out-dir", out, "--data-dir", mnist_dir, timeout=600)
+def number(text):
+    return float(text) if text not in ("", None) else None
+
+
+# --- one real benchmark: every CPU mode, cold and warm, on a subset ---------------------
+
+N, BATCH, EPOCHS, LR = 1000, 100, 2, 0.1
+CPU_MODES = ("step", "scan", "nojit", "eager", "compile")
+
+
+@pytest.fixture(scope="module")
+def benchmark(mnist_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("benchmark")
+    result = run_script("compare_results.py", "--modes", "all", "--cache", "both", "--train-limit", N,
+                        "--epochs", EPOCHS, "--batch-sizes", BATCH, "--lr", LR, "--out-dir", out,
+                        "--data-dir", mnist_dir, timeout=900)
     assert result.returncode == 0, result.stderr
-    rows = read_csv(out / "benchmark_results.csv")
+    return out, result, read_csv(out / "benchmark_results.csv")
+
+
+def runs_of(rows):
+    runs = {}
+    for r in rows:
+        runs.setdefault((r["framework"], r["mode"], r["cache"], r["repeat"]), []).append(r)
+    return runs
+
+
+def test_all_modes_on_a_cpu_are_every_mode_but_cudagraph(benchmark):
+    out, result, rows = benchmark
     assert tuple(rows[0]) == compare_results.CSV_COLUMNS
-    assert len(rows) == 2 * 2 * 2  # frameworks x batch sizes x epochs
-    assert {(r["framework"], r["mode"]) for r in rows} == {("jax", "step"), ("pytorch", "eager")}
-    assert all(r["status"] == "ok" and r["init"] == "shared" and r["precision"] == "highest" for r in rows)
-    assert [bool(r["test_acc"]) for r in rows] == [False, True] * 4
-    for name in ("training_curves.png", "epoch_times.png"):
-        assert_png(out / name)
+    modes = {(r["framework"], r["mode"], r["cache"]) for r in rows}
+    assert modes == ({(f, m, "cold") for f in bc.MODES for m in bc.MODES[f] if m in CPU_MODES}
+                     | {(f, m, "warm") for f in bc.MODES for m in bc.MODES[f] if m in CPU_MODES and m != "eager"})
+    assert len(rows) == len(modes) * EPOCHS
+    assert all(r["status"] == "ok" and r["init"] == "shared" and r["device"] == "cpu" for r in rows)
     summary = (out / "summary.md").read_text()
     assert result.stdout.strip() == summary.strip()  # printed as well as written
-    # every table figure is the one recomputed from the CSV
-    for (framework, mode, batch) in {(r["framework"], r["mode"], r["batch_size"]) for r in rows}:
-        run = [r for r in rows if (r["framework"], r["mode"], r["batch_size"]) == (framework, mode, batch)]
-        first, steady = float(run[0]["epoch_time_s"]), statistics.median(float(r["epoch_time_s"]) for r in run[1:])
-        line = next(l for l in summary.splitlines() if l.startswith(f"| {batch} | {report.label(framework, mode)} |"))
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        assert cells[2] == report.fmt_time(first)
-        assert cells[3] == report.fmt_time(steady)
-        assert cells[4] == report.fmt_time(first - steady)
-        assert cells[5] == f"{(2000 // int(batch)) * int(batch) / steady:,.0f}"
-        assert cells[8] == f"{float(run[-1]['val_acc']):.4f}"
-        assert cells[9] == f"{float(run[-1]['test_acc']):.4f}"
-    assert "follow the same curve" in summary and "faster than" in summary
-    meta = json.loads((out / "run_meta.json").read_text())
-    assert meta["failed_runs"] == [] and len(meta["runs"]) == 4
-    assert all(meta["probes"][f]["gflops"] > 0 for f in ("jax", "pytorch"))
-    assert meta["command"][0] == "compare_results.py" and meta["end_time"]
+    for mode in ("scan", "compile", "nojit"):
+        assert f"| {BATCH} | {'JAX' if mode != 'compile' else 'PyTorch'} {mode} |" in summary
+    assert "cudagraph" not in summary
+    for name in ("training_curves.png", "epoch_times.png"):
+        assert_png(out / name)
 
+
+def test_every_mode_reports_the_reference_figures(benchmark, split):
+    """Each run's records, whatever its mode and cache, against the float64 reference: a
+    fault in one mode (its batch order, its update, its split) shows here."""
+    _, _, rows = benchmark
+    expected, end = reference.train(split, mnist_data.shared_init(0), 0, EPOCHS, N, BATCH, LR)
+    assert expected[-1]["val_acc"] > expected[0]["val_acc"] + 0.05  # it learns at this lr
+    for key, run in runs_of(rows).items():
+        records = [dict(r, event="epoch", **{k: float(r[k]) for k in ("train_loss", "train_acc", "val_loss", "val_acc")})
+                   for r in run]
+        records.append({"event": "end", "test_loss": float(run[-1]["test_loss"]), "test_acc": float(run[-1]["test_acc"])})
+        assert [int(r["epoch"]) for r in run] == list(range(1, EPOCHS + 1)), key
+        assert_records_match_reference(records, expected, end, N // BATCH * BATCH)
+
+
+def test_summary_table_is_recomputed_from_the_csv_and_probes(benchmark):
+    out, _, rows = benchmark
+    summary = (out / "summary.md").read_text()
+    probes = json.loads((out / "run_meta.json").read_text())["probes"]
+    steady = {k: statistics.median(float(r["epoch_time_s"]) for r in run[1:]) for k, run in runs_of(rows).items()}
+    fastest = min(steady.values())
+    for (framework, mode, cache, _), run in runs_of(rows).items():
+        name = verdicts.label(verdicts.Config(BATCH, framework, mode, "device", cache))
+        line = next(l for l in summary.splitlines() if l.startswith(f"| {BATCH} | {name} |"))
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        first, s = float(run[0]["epoch_time_s"]), steady[(framework, mode, cache, "1")]
+        gflops = N // BATCH * BATCH / s * verdicts.FLOPS_PER_SAMPLE / 1e9
+        assert cells[2:5] == [verdicts.fmt_time(first), verdicts.fmt_time(s), verdicts.fmt_time(first - s)]
+        assert cells[5] == f"{N // BATCH * BATCH / s:,.0f}" and cells[6] == f"{gflops:.1f}"
+        assert cells[7] == f"{100 * gflops / probes[framework]['gflops']:.1f}%"
+        assert cells[8:10] == [f"{float(run[-1]['val_acc']):.4f}", f"{float(run[-1]['test_acc']):.4f}"]
+        assert cells[10] == f"not in {EPOCHS} epochs"  # 0.85 is far above two epochs on 1,000 images
+        assert cells[11] == verdicts.fmt_bytes(float(run[-1]["peak_rss_bytes"]))
+        assert cells[12] == f"{s / fastest:.2f}x"
+    assert "follow the same curve:" in summary and "do NOT follow" not in summary
+
+
+def test_compile_stages_recompiles_and_memory_are_recorded(benchmark):
+    _, _, rows = benchmark
+    for (framework, mode, cache, _), run in runs_of(rows).items():
+        first, later = run[0], run[1:]
+        first_step = float(first["first_step_s"])
+        assert 0 < first_step <= float(first["epoch_time_s"])
+        if mode in ("step", "scan"):
+            stages = [float(first[k]) for k in ("jit_trace_s", "jit_lower_s", "jit_compile_s")]
+            assert all(s > 0 for s in stages) and sum(stages) <= first_step
+        if mode == "compile":
+            assert 0 < float(first["compile_s"]) <= first_step
+            assert int(first["graphs"]) >= 1 and int(first["graph_breaks"]) >= 0
+        # no compilation after epoch 1, in any mode that can count them
+        assert [r["recompiles"] for r in later] == ([""] * len(later) if mode == "eager" else ["0"] * len(later))
+        peak = float(run[-1]["peak_rss_bytes"])
+        assert N * 784 * 4 + 10_000 * 784 * 4 * 2 < peak < 64 * 2**30  # above the float32 splits it holds
+        assert run[-1]["peak_device_bytes"] == ""  # no GPU allocator on a CPU
+
+
+def test_warm_runs_read_the_cache_the_fill_runs_wrote(benchmark):
+    out, _, rows = benchmark
+    cache = out / "compile-cache"
+    jax_files = list((cache / "jax").iterdir())
+    inductor_files = [p for p in (cache / "inductor").rglob("*") if p.is_file()]
+    assert jax_files and inductor_files
+    for (framework, mode, kind, _), run in runs_of(rows).items():
+        hits = run[0]["cache_hits"]
+        if kind == "cold" or mode == "eager":
+            assert hits == "", (mode, kind)
+        else:
+            assert int(hits) >= 1, (mode, kind)
+    meta = json.loads((out / "run_meta.json").read_text())
+    fills = [r for r in meta["runs"] if r["purpose"] == "fill"]
+    assert sorted(r["mode"] for r in fills) == ["compile", "nojit", "scan", "step"]
+    assert all(r["error"] is None and r["framework_version"] and r["device"] == "cpu" for r in fills)
+    summary = (out / "summary.md").read_text()
+    assert "## Cold and warm compilation caches" in summary
+    assert "PyTorch compile, batch 100: first epoch" in summary
+
+
+# --- the controller's own logic, with a fake trainer ------------------------------------
 
 @pytest.fixture
 def fake_trainers(tmp_path, monkeypatch):
     """Both frameworks served by tests/fake_trainer.py, under the trainers' file names."""
-    for framework, (script, modes) in compare_results.TRAINERS.items():
+    for framework in compare_results.SCRIPTS:
         fake = tmp_path / f"{framework}_fake.py"
         shutil.copy(ROOT / "tests" / "fake_trainer.py", fake)
-        monkeypatch.setitem(compare_results.TRAINERS, framework, (str(fake), modes))
+        monkeypatch.setitem(compare_results.SCRIPTS, framework, str(fake))
     monkeypatch.setenv("FAKE_PID_FILE", str(tmp_path / "hung.pid"))
     monkeypatch.setattr(compare_results.mnist_data, "load_mnist", lambda data_dir: None)
     return tmp_path
@@ -98,35 +190,102 @@ def test_failing_children_keep_the_other_runs(fake_trainers, capsys):
         assert_png(out / name)
 
 
-def test_interrupt_keeps_finished_runs_and_exits_130(fake_trainers):
+@pytest.mark.parametrize("batch, code, word", [("600", 130, "interrupted"), ("700", 143, "interrupted")])
+def test_ctrl_c_and_sigterm_keep_finished_runs(fake_trainers, batch, code, word):
     out = fake_trainers / "out"
-    code = compare_results.main(["--batch-sizes", "100", "600", "200", "--epochs", "2", "--out-dir", str(out)])
-    assert code == 130
+    assert compare_results.main(["--batch-sizes", "100", batch, "200", "--epochs", "2", "--out-dir", str(out)]) == code
     rows = read_csv(out / "benchmark_results.csv")
     assert {r["batch_size"] for r in rows} == {"100"} and len(rows) == 2 * 2
+    assert json.loads((out / "run_meta.json").read_text())["interrupted"] is True
+    assert word in (out / "summary.md").read_text()
+    assert_png(out / "training_curves.png")
+
+
+def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fake_trainers):
+    out = fake_trainers / "out"
+    code = compare_results.main(["--batch-sizes", "100", "--epochs", "3", "--seeds", "3", "5", "--repeats", "2",
+                                 "--out-dir", str(out)])
+    assert code == 0
+    rows = read_csv(out / "benchmark_results.csv")
+    runs = {}
+    for r in rows:
+        runs.setdefault((r["framework"], r["seed"], r["repeat"]), []).append(r)
+    assert sorted(runs) == sorted((f, s, p) for f in ("jax", "pytorch") for s in ("3", "5") for p in ("1", "2"))
+    assert all(float(r["load_avg_1m"]) >= 0 and float(r["other_cores"]) >= 0 for r in rows)
     meta = json.loads((out / "run_meta.json").read_text())
-    assert meta["interrupted"] is True
-    assert "interrupted" in (out / "summary.md").read_text()
+    assert meta["settings"]["seeds"] == [3, 5]
+    assert sorted((r["seed"], r["repeat"]) for r in meta["runs"] if r["framework"] == "jax") == [
+        (3, 1), (3, 2), (5, 1), (5, 2)]
+    summary = (out / "summary.md").read_text()
+    for framework, name in (("jax", "JAX step"), ("pytorch", "PyTorch eager")):
+        steadies = [statistics.median(float(r["epoch_time_s"]) for r in run[1:])
+                    for (f, _, _), run in runs.items() if f == framework]
+        assert len(set(steadies)) == 4  # four processes, four timings
+        cell = next(l for l in summary.splitlines() if l.startswith(f"| 100 | {name} |")).split("|")[4].strip()
+        assert cell == (f"{verdicts.fmt_time(statistics.median(steadies))} ({verdicts.fmt_time(min(steadies))} to "
+                        f"{verdicts.fmt_time(max(steadies))})")
+    assert "Batch 100, final val accuracy over 2 seeds" in summary
+    assert "95% bootstrap interval" in summary
+
+
+def test_warm_cache_fills_once_per_configuration_then_times_against_it(fake_trainers):
+    out = fake_trainers / "out"
+    code = compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--modes", "step", "eager", "scan",
+                                 "--cache", "both", "--out-dir", str(out)])
+    assert code == 0
+    meta = json.loads((out / "run_meta.json").read_text())
+    plan = [(r["framework"], r["mode"], r["cache"], r["purpose"]) for r in meta["runs"]]
+    assert plan == [("jax", "step", "cold", "timed"), ("jax", "scan", "cold", "timed"),
+                    ("pytorch", "eager", "cold", "timed"), ("jax", "step", "warm", "fill"),
+                    ("jax", "scan", "warm", "fill"), ("jax", "step", "warm", "timed"), ("jax", "scan", "warm", "timed")]
+    assert all(r["error"] is None for r in meta["runs"])  # fill runs asked for --epochs 1 and gave it
+    cache = str((out / "compile-cache").resolve())
+    assert meta["settings"]["compile_cache"] == cache and (out / "compile-cache").is_dir()
+    rows = read_csv(out / "benchmark_results.csv")
+    assert len(rows) == 5 * 2  # fill runs are not timed results
+    assert {(r["cache"], r["compile_cache"]) for r in rows} == {("cold", ""), ("warm", cache)}
+
+
+def test_loader_input_skips_modes_that_need_device_batches(fake_trainers):
+    out = fake_trainers / "out"
+    code = compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--modes", "step", "scan", "eager",
+                                 "--input", "device", "loader", "--workers", "2", "--out-dir", str(out)])
+    assert code == 0
+    rows = read_csv(out / "benchmark_results.csv")
+    assert sorted({(r["mode"], r["input"], r["workers"]) for r in rows}) == [
+        ("eager", "device", ""), ("eager", "loader", "2"), ("scan", "device", ""), ("step", "device", ""),
+        ("step", "loader", "2")]
 
 
 @pytest.mark.parametrize("flags", [
     ("--batch-sizes",), ("--batch-sizes", "0"), ("--batch-sizes", "64", "-1"), ("--frameworks", "tensorflow"),
     ("--modes", "warp"), ("--frameworks", "jax", "--modes", "eager"), ("--frameworks", "jax", "pytorch", "--modes", "step"),
-    ("--epochs", "0"), ("--repeats", "0"), ("--timeout", "0"), ("--lr", "nan"),
-    ("--batch-sizes", "100", "--train-limit", "50"), ("--train-limit", "60000"),
-], ids=" ".join)
-def test_bad_flags_exit_2_with_one_line(flags, tmp_path):
-    result = run_script("compare_results.py", *flags, "--out-dir", tmp_path / "out")
-    assert result.returncode == 2, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
-    assert not (tmp_path / "out" / "benchmark_results.csv").exists()
+    ("--epochs", "0"), ("--repeats", "0"), ("--lr", "nan"), ("--timeout", "0"), ("--train-limit", "0"),
+    ("--batch-sizes", "1024", "--train-limit", "500"), ("--seeds",), ("--seeds", "x"), ("--target-acc", "0"),
+    ("--target-acc", "1.5"), ("--input", "disk"), ("--workers", "-1"), ("--workers", "2"),
+    ("--input", "loader", "--modes", "scan"), ("--cache", "hot"),
+    ("--compile-cache", "/tmp/x"), ("--cache", "warm", "--modes", "eager")])
+def test_bad_flags_exit_2_with_one_line(flags, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        compare_results.parse_args([*flags, "--out-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-def test_unwritable_out_dir_exits_2(tmp_path):
-    (tmp_path / "file").write_text("x")
-    result = run_script("compare_results.py", "--out-dir", tmp_path / "file" / "out")
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
-    assert "--out-dir" in result.stderr
+def test_default_modes_and_seeds(tmp_path):
+    args = compare_results.parse_args(["--out-dir", str(tmp_path)])
+    assert args.modes == ["step", "eager"] and args.seeds == [0] and args.input == ["device"]
+    assert args.cache == "cold" and args.target_acc == 0.85 and args.batch_sizes == [64, 256, 1024]
+    assert compare_results.parse_args(["--seed", "4", "--out-dir", str(tmp_path)]).seeds == [4]
+
+
+def test_unwritable_out_dir_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        compare_results.parse_args(["--out-dir", str(blocker / "sub")])
+    assert exit_info.value.code == 2
 
 
 def test_bad_data_exits_2_before_any_run(tmp_path, monkeypatch, capsys):

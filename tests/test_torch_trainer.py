@@ -52,29 +52,7 @@ def test_one_sgd_step_is_a_hand_computation():
     assert totals[1].item() == (logits.argmax(1) == labels[idx]).sum()
 
 
-def test_eager_and_compile_agree_after_a_few_steps(split):
-    images = torch.from_numpy(split.train_images[:1024]).float() / 255.0
-    labels = torch.from_numpy(split.train_labels[:1024])
-    batches = torch.from_numpy(mnist_data.batch_order(0, 1, 1024, 64)[:6]).long()
-    results = []
-    for step in (tt.train_step, torch.compile(tt.train_step)):
-        model = shared_model(0)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
-        totals = torch.zeros(2)
-        for idx in batches:
-            optimizer.zero_grad(set_to_none=True)
-            step(model, optimizer, images, labels, idx, totals)
-        results.append((model_params(model), totals.clone()))
-    (eager, eager_totals), (compiled, compiled_totals) = results
-    for a, b in zip(eager, compiled):
-        np.testing.assert_allclose(a["w"], b["w"], atol=1e-6)
-        np.testing.assert_allclose(a["b"], b["b"], atol=1e-6)
-    assert eager_totals[0].item() == pytest.approx(compiled_totals[0].item(), rel=1e-6)
-    assert eager_totals[1].item() == compiled_totals[1].item()
-    assert not np.allclose(eager[0]["w"], mnist_data.shared_init(0)[0]["w"])
-
-
-@pytest.mark.parametrize("mode", ["eager", "compile"])
+@pytest.mark.parametrize("mode", ["eager"])  # compile: in test_controller's benchmark of every mode
 def test_script_emits_valid_records(mnist_dir, mode):
     result = run_script("assignment_1TORCH.py", "--mode", mode, "--epochs", 2, "--batch-size", 32,
                         "--lr", 0.1, "--train-limit", 3000, "--data-dir", mnist_dir)
@@ -84,5 +62,4 @@ def test_script_emits_valid_records(mnist_dir, mode):
     assert start["threads"] == torch.get_num_threads()
     assert epochs[1]["train_loss"] < epochs[0]["train_loss"]
     assert epochs[1]["val_acc"] > 0.8
-    if mode == "compile":  # compilation shows in the first step, not later
-        assert epochs[0]["first_step_s"] > 5 * epochs[1]["epoch_time_s"] / start["steps_per_epoch"]
+    assert all(e["recompiles"] is None for e in epochs)  # eager compiles nothing to count

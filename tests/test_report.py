@@ -1,0 +1,265 @@
+"""The summary's figures and verdicts on fabricated runs whose right answers are known."""
+import math
+import re
+import statistics
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+import report
+import verdicts
+from fabricate import make_meta, make_run
+
+
+def summary(runs, **settings):
+    return report.summary(runs, make_meta(**settings))
+
+
+def findings(text, prefix):
+    """The bullet lines that start with prefix (the '- ' taken off)."""
+    return [line[2:] for line in text.splitlines() if line.startswith("- " + prefix)]
+
+
+def row(text, batch, name, after="# JAX vs PyTorch"):
+    """The cells of a table row, in the first table after the line that starts with `after`."""
+    lines = text.splitlines()
+    lines = lines[next(i for i, l in enumerate(lines) if l.startswith(after)):]
+    line = next(l for l in lines if l.startswith(f"| {batch} | {name} |"))
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+# --- parity ---------------------------------------------------------------------------
+
+def test_parity_sentence_says_same_curve_when_curves_agree():
+    runs = [make_run("jax", "step", val_accs=(0.80, 0.85, 0.90)),
+            make_run("pytorch", "eager", val_accs=(0.80, 0.8501, 0.90))]
+    text = summary(runs)
+    assert findings(text, "Batch 64: the JAX") == [
+        "Batch 64: the JAX and PyTorch runs (JAX step, PyTorch eager) follow the same curve: across frameworks, "
+        "over 3 epochs, val accuracy differs by at most 0.0001, train loss by at most 0.0e+00, val loss by at "
+        "most 0.0e+00."]
+
+
+def test_parity_sentence_says_do_not_follow_when_curves_differ():
+    runs = [make_run("jax", "step", val_accs=(0.80, 0.85, 0.90)),
+            make_run("pytorch", "eager", val_accs=(0.80, 0.85, 0.89), train_losses=(1.0, 0.5, 0.4))]
+    text = summary(runs)
+    assert findings(text, "Batch 64: the JAX") == [
+        "Batch 64: the JAX and PyTorch runs (JAX step, PyTorch eager) do NOT follow the same curve: across "
+        "frameworks, over 3 epochs, val accuracy differs by at most 0.0100, train loss by at most 6.7e-02, val "
+        "loss by at most 6.7e-02."]
+
+
+# --- speed ratios with and without intervals ------------------------------------------
+
+def steady_runs(framework, mode, steadies, batch=64):
+    return [make_run(framework, mode, batch=batch, repeat=i + 1, times=(2.0, s, s, s)[:4],
+                     val_accs=(0.8, 0.85, 0.9, 0.9)) for i, s in enumerate(steadies)]
+
+
+def speed_line(text, batch=64):
+    return next(f for f in findings(text, f"Batch {batch}: ") if "faster than" in f)
+
+
+def test_one_run_each_is_called_a_single_measurement():
+    text = summary(steady_runs("jax", "step", [0.5]) + steady_runs("pytorch", "eager", [1.0]), epochs=4)
+    assert speed_line(text) == ("Batch 64: JAX step is 2.00x faster than PyTorch eager in steady state "
+                                "(500.0 ms vs 1.00 s per epoch; a single measurement each, no interval).")
+
+
+def interval_of(line):
+    lo, hi = re.search(r"95% bootstrap interval ([\d.]+)x to ([\d.]+)x over (\d+) and (\d+) runs", line).groups()[:2]
+    return float(lo), float(hi)
+
+
+def test_a_clear_gap_has_an_interval_above_1():
+    fast, slow = [0.50, 0.52, 0.51, 0.49], [1.00, 1.04, 0.98, 1.02]
+    text = summary(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow), epochs=4, repeats=4)
+    line = speed_line(text)
+    ratio = statistics.median(slow) / statistics.median(fast)
+    assert line.startswith(f"Batch 64: JAX step is {ratio:.2f}x faster than PyTorch eager")
+    lo, hi = interval_of(line)
+    # a percentile bootstrap of the ratio of medians stays between the extreme ratios
+    assert min(slow) / max(fast) - 0.005 <= lo <= ratio <= hi <= max(slow) / min(fast) + 0.005
+    assert lo > 1 and "over 4 and 4 runs" in line and not line.endswith("within noise.")
+
+
+def test_overlapping_runs_are_within_noise():
+    fast, slow = [0.50, 0.70, 0.55], [0.60, 0.52, 0.75]
+    text = summary(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow), epochs=4, repeats=3)
+    line = speed_line(text)
+    lo, hi = interval_of(line)
+    assert lo <= 1 <= hi and line.endswith(": within noise.")
+
+
+def test_ratio_interval_is_the_bootstrap_of_the_ratio_of_medians():
+    slow, fast = [1.0, 1.1, 0.9, 1.2], [0.5, 0.55, 0.45, 0.5]
+    lo, hi = verdicts.ratio_interval(slow, fast)
+    # the same resampling done by hand
+    rng = np.random.default_rng(1)
+    ratios = [np.median(rng.choice(slow, len(slow))) / np.median(rng.choice(fast, len(fast))) for _ in range(20000)]
+    assert lo == pytest.approx(np.percentile(ratios, 2.5), rel=0.03)
+    assert hi == pytest.approx(np.percentile(ratios, 97.5), rel=0.03)
+    assert verdicts.ratio_interval([1.0], fast) is None
+
+
+# --- accuracy over seeds --------------------------------------------------------------
+
+def seeded(framework, accs, batch=64):
+    return [make_run(framework, "step" if framework == "jax" else "eager", batch=batch, seed=s,
+                     val_accs=(0.5, 0.6, acc)) for s, acc in enumerate(accs)]
+
+
+def accuracy_line(text, batch=64):
+    return next(f for f in findings(text, f"Batch {batch}, final val accuracy"))
+
+
+def test_accuracy_verdict_names_the_higher_framework_with_its_interval():
+    jax = [0.9410, 0.9425, 0.9402, 0.9431, 0.9418]
+    torch = [0.9301, 0.9322, 0.9290, 0.9330, 0.9305]
+    text = summary(seeded("jax", jax) + seeded("pytorch", torch), init="native", seeds=[0, 1, 2, 3, 4])
+    line = accuracy_line(text)
+    diffs = np.subtract(jax, torch)
+    half = sps.t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / math.sqrt(len(diffs))  # by hand
+    assert line.startswith(
+        f"Batch 64, final val accuracy over 5 seeds (mean ± SD): JAX {statistics.mean(jax):.4f} ± "
+        f"{statistics.stdev(jax):.4f}, PyTorch {statistics.mean(torch):.4f} ± {statistics.stdev(torch):.4f}; "
+        f"JAX - PyTorch = {diffs.mean():+.4f}, 95% interval {diffs.mean() - half:+.4f} to {diffs.mean() + half:+.4f}")
+    assert line.endswith(f"JAX is higher, by {diffs.mean():.4f} ({diffs.mean() * 1e4:.0f} of 10,000 validation images).")
+    swapped = accuracy_line(summary(seeded("jax", torch) + seeded("pytorch", jax), init="native", seeds=[0, 1, 2, 3, 4]))
+    assert swapped.endswith(f"PyTorch is higher, by {diffs.mean():.4f} ({diffs.mean() * 1e4:.0f} of 10,000 validation images).")
+
+
+def test_accuracy_verdict_says_no_difference_when_the_interval_holds_zero():
+    jax = [0.9410, 0.9395, 0.9420, 0.9401, 0.9415]
+    torch = [0.9405, 0.9412, 0.9399, 0.9418, 0.9402]
+    line = accuracy_line(summary(seeded("jax", jax) + seeded("pytorch", torch), init="native", seeds=[0, 1, 2, 3, 4]))
+    assert line.endswith("): no difference detected.")
+    assert "identical weights by construction" not in line
+
+
+def test_shared_init_says_the_starts_are_identical():
+    accs = [0.9410, 0.9395, 0.9420]
+    line = accuracy_line(summary(seeded("jax", accs) + seeded("pytorch", accs), init="shared", seeds=[0, 1, 2]))
+    assert "JAX - PyTorch = +0.0000, 95% interval +0.0000 to +0.0000 (the same gap at every seed): no difference" in line
+    assert line.endswith("With --init shared both start from identical weights by construction, so this compares "
+                         "their arithmetic, not their initialisations.")
+
+
+def test_one_seed_gives_no_accuracy_verdict():
+    assert not findings(summary(seeded("jax", [0.9]) + seeded("pytorch", [0.8])), "Batch 64, final val accuracy")
+
+
+# --- time to accuracy -----------------------------------------------------------------
+
+def test_time_to_accuracy_counts_epoch_1_and_stops_at_the_first_epoch_that_reaches():
+    runs = [make_run("jax", "step", times=(2.0, 1.0, 1.0), val_accs=(0.80, 0.86, 0.90)),
+            make_run("pytorch", "eager", times=(1.5, 1.5, 1.5), val_accs=(0.70, 0.80, 0.84))]
+    text = summary(runs)
+    assert row(text, 64, "JAX step")[10] == "3.00 s (epoch 2)"
+    assert row(text, 64, "PyTorch eager")[10] == "not in 3 epochs"
+    assert findings(text, "Batch 64: time to") == [
+        "Batch 64: time to val accuracy 0.85 (training time, epoch 1 included): JAX step 3.00 s (epoch 2); "
+        "not reached in 3 epochs: PyTorch eager."]
+
+
+def test_target_never_reached_is_itself_the_finding():
+    runs = [make_run("jax", "step", batch=1024, val_accs=(0.60, 0.70, 0.72)),
+            make_run("pytorch", "eager", batch=1024, val_accs=(0.60, 0.70, 0.7277))]
+    assert findings(summary(runs), "Batch 1024: no run") == [
+        "Batch 1024: no run reached val accuracy 0.85 in 3 epochs (best 0.7277)."]
+
+
+# --- the JIT: share, break-even, recompiles ------------------------------------------
+
+def test_break_even_is_computed_and_never_when_there_is_no_saving():
+    runs = [make_run("pytorch", "eager", times=(1.0, 0.9, 0.9)),
+            make_run("pytorch", "compile", times=(12.0, 0.8, 0.8)),
+            make_run("jax", "step", times=(1.0, 0.5, 0.5)),
+            make_run("jax", "nojit", times=(0.9, 0.4, 0.4))]
+    text = summary(runs)
+    assert findings(text, "Batch 64: PyTorch compile against") == [
+        "Batch 64: PyTorch compile against PyTorch eager: breaks even after 111.0 epochs (compile cost 11.00 s / "
+        "saving 100.0 ms per epoch); single measurements."]
+    assert findings(text, "Batch 64: JAX step against") == [
+        "Batch 64: JAX step against JAX nojit: never breaks even: it is not faster per steady epoch "
+        "(500.0 ms vs 400.0 ms)."]
+
+
+def test_jit_share_and_its_trend_across_batch_sizes():
+    runs = [make_run("jax", "step", batch=64, times=(3.0, 2.0, 2.0)),
+            make_run("jax", "step", batch=256, times=(2.0, 1.0, 1.0)),
+            make_run("pytorch", "eager", batch=64, times=(2.0, 2.0, 2.0)),
+            make_run("pytorch", "eager", batch=256, times=(1.0, 1.0, 1.0))]
+    assert findings(summary(runs), "JAX step: JIT") == [
+        "JAX step: JIT overhead 1.00 s = 14.3% of training at batch 64, 1.00 s = 25.0% of training at batch 256; "
+        "the share rises as the batch grows."]
+
+
+def test_a_recompile_after_epoch_1_is_a_finding():
+    runs = [make_run("jax", "step", recompiles={1: 0, 2: 0, 3: 1}), make_run("pytorch", "eager")]
+    text = summary(runs)
+    assert findings(text, "JAX step, batch 64: 1 recompilation(s) after epoch 1")
+    jit_table = "## The JIT"
+    assert row(text, 64, "JAX step", jit_table)[-1] == "1" and row(text, 64, "PyTorch eager", jit_table)[-1] == "-"
+
+
+# --- devices and noise ----------------------------------------------------------------
+
+def test_runs_on_different_devices_are_never_compared():
+    runs = [make_run("jax", "step", device="cpu", times=(2.0, 1.0, 1.0)),
+            make_run("pytorch", "eager", device="gpu", times=(1.0, 0.1, 0.1))]
+    text = summary(runs)
+    first_lines = text.splitlines()[:4]
+    assert any(l.startswith("- WARNING: these runs did not all run on the same kind of device (on cpu: JAX step; "
+                            "on gpu: PyTorch eager)") for l in first_lines)
+    assert "faster than" not in text
+    assert row(text, 64, "JAX step")[-1] == "1.00x" and row(text, 64, "PyTorch eager")[-1] == "1.00x"
+
+
+def test_busy_machine_and_noisy_spread_are_warned_about():
+    quiet = steady_runs("jax", "step", [0.50, 0.51]) + steady_runs("pytorch", "eager", [1.0, 1.3])
+    quiet[0]["other_cores"] = 1.6
+    text = summary(quiet, epochs=4, repeats=2)
+    warnings = [l for l in text.splitlines() if l.startswith("- WARNING")]
+    assert len(warnings) == 2
+    assert warnings[0].startswith("- WARNING: 1 run(s) shared the machine with other work (other processes kept "
+                                  "more than 1 of 2 cores busy; worst: JAX step, seed 0, repeat 1: 1.6 cores")
+    assert warnings[1] == ("- WARNING: noisy measurements: the steady epochs of 1 configuration(s) range more than "
+                           "10% of their median across runs: PyTorch eager, batch 64: 1.00 s to 1.30 s (26%).")
+    # without /proc/stat, the 1-minute load average is what is judged
+    quiet[0].update(other_cores=None, load_avg_1m=0.4)
+    assert "shared the machine" not in summary(quiet, epochs=4, repeats=2)
+
+
+# --- table figures --------------------------------------------------------------------
+
+def test_table_figures_follow_from_the_records_and_probes():
+    runs = [make_run("jax", "step", times=(2.0, 0.4, 0.5, 0.6), val_accs=(0.8, 0.85, 0.9, 0.91), steps=781),
+            make_run("pytorch", "eager", times=(1.2, 1.0, 1.1, 1.2), val_accs=(0.8, 0.85, 0.9, 0.91), steps=781)]
+    text = summary(runs, epochs=4)
+    samples = 781 * 64
+    for name, steady, first, peak, fastest in (("JAX step", 0.5, 2.0, 400.0, 0.5), ("PyTorch eager", 1.1, 1.2, 200.0, 0.5)):
+        cells = row(text, 64, name)
+        gflops = samples / steady * report.FLOPS_PER_SAMPLE / 1e9
+        assert cells[2:10] == [verdicts.fmt_time(first), verdicts.fmt_time(steady), verdicts.fmt_time(first - steady),
+                               f"{samples / steady:,.0f}", f"{gflops:.1f}", f"{100 * gflops / peak:.1f}%",
+                               "0.9100", "0.9050"]
+        assert cells[11] == "500 MiB" and cells[12] == f"{steady / fastest:.2f}x"
+
+
+def test_cache_and_loader_findings():
+    runs = [make_run("jax", "step", times=(2.0, 1.0, 1.0), first={"jit_compile_s": 0.8, "cache_hits": None}),
+            make_run("jax", "step", cache="warm", times=(1.2, 1.0, 1.0), first={"jit_compile_s": 0.02, "cache_hits": 1}),
+            make_run("jax", "step", input="loader", times=(3.0, 2.0, 2.0)),
+            make_run("pytorch", "eager", times=(1.5, 1.5, 1.5))]
+    text = summary(runs)
+    assert findings(text, "JAX step, batch 64: first epoch") == [
+        "JAX step, batch 64: first epoch 2.00 s cold, 1.20 s with a warm cache (800.0 ms saved; compile 800.0 ms "
+        "-> 20.0 ms; 1 program(s) read from the cache)."]
+    assert findings(text, "Batch 64, JAX step: DataLoader") == [
+        "Batch 64, JAX step: DataLoader input 2.00 s vs device-resident 1.00 s per steady epoch: +1.00 s per epoch, "
+        "+10.00 ms per step (100 steps; 2.00x the device-resident time)."]
+    # the steady-state comparison between frameworks is made on cold, device-resident runs
+    assert speed_line(text).startswith("Batch 64: JAX step is 1.50x faster than PyTorch eager")
