@@ -100,33 +100,25 @@ def aot_compile(jitted, *args):
     return compiled, {"jit_trace_s": t1 - t0, "jit_lower_s": t2 - t1, "jit_compile_s": time.perf_counter() - t2}
 
 
-class EventCounter:
-    """Counts JAX's compile and cache-hit monitoring events as they happen."""
+def count_events():
+    """Running counts of JAX's compile and cache-hit monitoring events."""
+    counts = {COMPILE_EVENT: 0, CACHE_HIT_EVENT: 0}
 
-    def __init__(self, cache_on):
-        self.cache_on = cache_on
-        self.counts = {COMPILE_EVENT: 0, CACHE_HIT_EVENT: 0}
-        jax.monitoring.register_event_duration_secs_listener(self.on_event)
-        jax.monitoring.register_event_listener(self.on_event)
-
-    def on_event(self, event, *_, **__):
-        if event in self.counts:
-            self.counts[event] += 1
-
-    def snapshot(self):
-        return dict(self.counts)
-
-    def since(self, snapshot, event):
-        return self.counts[event] - snapshot[event]
+    def on_event(event, *_, **__):
+        if event in counts:
+            counts[event] += 1
+    jax.monitoring.register_event_duration_secs_listener(on_event)
+    jax.monitoring.register_event_listener(on_event)
+    return counts
 
 
-def train_epoch(state, batches, epoch, jitted, scan, lr, events, device):
+def train_epoch(state, batches, epoch, jitted, scan, lr, events, cache_on, device):
     """One epoch. state = (params, step): step is the compiled program, or None until the
     first call compiles `jitted` (op by op, step is the plain function and jitted None).
     Each item of batches is the step's data: (images, labels, idx) on the device, or (x, y);
     with scan, batches is the epoch's (images, labels, order)."""
     params, step = state
-    before, extras, planned = events.snapshot(), {}, int(step is None)
+    before, extras, planned = dict(events), {}, int(step is None)
     if not scan:
         # Zeros from numpy: jnp.zeros would compile a tiny program inside the clock.
         totals = jax.device_put((np.float32(0), np.int32(0)), device)
@@ -146,11 +138,11 @@ def train_epoch(state, batches, epoch, jitted, scan, lr, events, device):
                 jax.block_until_ready((params, totals))
                 extras["first_step_s"] = time.perf_counter() - t0
         params = jax.block_until_ready(params)
-    compiles = events.since(before, COMPILE_EVENT)
+    compiles = events[COMPILE_EVENT] - before[COMPILE_EVENT]
     # Op by op, epoch 1 builds each primitive once: that is its warm-up, not a recompile.
     extras["recompiles"] = None if jitted is None and epoch == 1 else compiles - planned
     if epoch == 1:
-        extras["cache_hits"] = events.since(before, CACHE_HIT_EVENT) if events.cache_on else None
+        extras["cache_hits"] = events[CACHE_HIT_EVENT] - before[CACHE_HIT_EVENT] if cache_on else None
     return (params, step), totals[0], totals[1], extras
 
 
@@ -203,7 +195,7 @@ def main(argv=None):
     if args.compile_cache:
         use_compile_cache(args.compile_cache)
     split = bc.load_split(args)
-    events = EventCounter(cache_on=bool(args.compile_cache))
+    events = count_events()
 
     # The whole split goes to the device once, scaled there, before any clock starts.
     def put(images, labels):
@@ -222,10 +214,7 @@ def main(argv=None):
 
     if args.input == "loader":
         import input_pipeline  # torch and torchvision only where the loader is asked for
-        try:
-            loader, sampler = input_pipeline.make_loader(args.data_dir, args.workers, pin_memory=False)
-        except mnist_data.DataError as e:
-            bc.fail(str(e))
+        loader, sampler = input_pipeline.make_loader(args.data_dir, args.workers, pin_memory=False)
 
         def put_batches(order):
             sampler.order = order
@@ -252,7 +241,7 @@ def main(argv=None):
     step = (sgd_step if loader_input else train_step) if args.mode == "nojit" else None
     bc.run_epochs(args, start, (params, step),
                   functools.partial(train_epoch, jitted=jitted, scan=args.mode == "scan", lr=lr,
-                                    events=events, device=device),
+                                    events=events, cache_on=bool(args.compile_cache), device=device),
                   evaluate_split, put_batches, lambda: device_peak(device))
 
 

@@ -212,10 +212,7 @@ def main(argv=None):
     totals = torch.zeros(2, device=device)  # loss sum, correct count (exact below 2**24)
     if args.input == "loader":
         import input_pipeline
-        try:
-            loader, sampler = input_pipeline.make_loader(args.data_dir, args.workers, device.type == "cuda")
-        except mnist_data.DataError as e:
-            bc.fail(str(e))
+        loader, sampler = input_pipeline.make_loader(args.data_dir, args.workers, device.type == "cuda")
 
         def put_batches(order):
             sampler.order = order

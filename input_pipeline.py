@@ -10,6 +10,7 @@ import torch.utils.data
 import torchvision
 from torchvision import transforms
 
+import bench_common as bc
 import mnist_data
 
 
@@ -30,10 +31,13 @@ class EpochOrder(torch.utils.data.Sampler):
 
 def make_loader(data_dir, workers, pin_memory):
     """A DataLoader of (images (B, 784) float32 in [0, 1], labels (B,) int64) and the sampler
-    that sets its batch order. Raises mnist_data.DataError."""
-    dataset = torchvision.datasets.MNIST(
-        mnist_data.torchvision_root(data_dir), train=True, download=False,
-        transform=transforms.Compose([transforms.ToTensor(), torch.flatten]))
+    that sets its batch order. Bad data exits 2 with one line, as everywhere."""
+    try:
+        root = mnist_data.torchvision_root(data_dir)
+    except mnist_data.DataError as e:
+        bc.fail(str(e))
+    dataset = torchvision.datasets.MNIST(root, train=True, download=False,
+                                         transform=transforms.Compose([transforms.ToTensor(), torch.flatten]))
     sampler = EpochOrder()
     # Workers are started once, in epoch 1, and kept, as a careful user would. They are spawned,
     # not forked: JAX is multithreaded and warns that a fork of it may deadlock, and the

@@ -1,5 +1,5 @@
-"""The shared epoch loop (bench_common.run_epochs) with a fake trainer that records what it is
-given and a fake clock that only the fakes advance: every figure of every record is known."""
+"""bench_common: the shared epoch loop (run with a fake trainer that records what it is
+given and a fake clock that only the fakes advance, so every figure is known), memory, FLOPs."""
 import argparse
 import json
 
@@ -96,3 +96,10 @@ def test_peak_rss_reads_this_process():
     import resource
     peak = bc.peak_rss_bytes()
     assert peak >= resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 * 0.9
+
+
+def test_flops_per_sample_is_the_hand_count():
+    """Forward: one multiply-add per weight; backward: as much again for the weight
+    gradients, and again for the input gradients of every layer but the first."""
+    weights = [784 * 512, 512 * 512, 512 * 10]
+    assert bc.flops_per_sample() == 2 * (3 * sum(weights) - weights[0]) == 3_209_216
