@@ -1,5 +1,6 @@
 """The controller's two figures, drawn from the runs' records: training_curves.png and
 epoch_times.png, one function each."""
+import math
 import statistics
 
 import matplotlib
@@ -10,7 +11,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from fileio import write_atomic  # noqa: E402
-from verdicts import Config, configs, epochs_of, label, record_of, steady_time, time_to_target  # noqa: E402
+from verdicts import configs, epochs_of, label, record_of, steady_time, time_to_target  # noqa: E402
 
 MARKERS = {"jax": "o", "pytorch": "x"}
 
@@ -79,7 +80,7 @@ def training_curves(runs, path, target):
     fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 5), frameon=False,
                bbox_to_anchor=(0.5, 1 - 0.4 / height))
     legend_rows = -(-len(handles) // 5)
-    fig.tight_layout(rect=(0, 0, 1, 1 - (0.55 + 0.25 * legend_rows) / height))
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.45 + 0.2 * legend_rows) / height))
     save(fig, path)
 
 
@@ -101,8 +102,10 @@ def epoch_times(runs, path):
     ax_time.set(yscale="log", xlabel="epoch", ylabel="epoch time (s, log scale)",
                 title="Time of every epoch, every run (epoch 1 includes the JIT)")
     ax_time.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for axis in (ax_time.yaxis.set_major_formatter, ax_time.yaxis.set_minor_formatter):
-        axis(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax_time.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    # Label the 2s and 5s between the decades: enough to read a value, not so many they collide.
+    ax_time.yaxis.set_minor_formatter(FuncFormatter(
+        lambda value, _: f"{value:g}" if round(value / 10 ** math.floor(math.log10(value))) in (2, 5) else ""))
     ax_time.legend(handles=handles + [Line2D([], [], color="gray", ls=linestyles[b], label=f"batch {b}")
                                       for b in batches], fontsize=8, ncol=2)
     for key in names:

@@ -157,12 +157,6 @@ def fmt_bytes(value):
     return "n/a" if value is None else f"{value / 2**20:,.0f} MiB"
 
 
-def span(values, show):
-    """'a' or 'a to b' for the smallest and largest of values."""
-    lo, hi = min(values), max(values)
-    return show(lo) if show(lo) == show(hi) else f"{show(lo)} to {show(hi)}"
-
-
 # --- verdicts --------------------------------------------------------------------------
 
 def comparable(a, b, stats):
