@@ -63,8 +63,9 @@ def training_curves(runs, path, target):
             reached = time_to_target(run, target)
             if reached:
                 epoch = reached[1]
-                row[1].plot([epoch], [recs[epoch - 1]["val_acc"]], marker="*", markersize=16, color=colors[key],
-                            markeredgecolor="black", zorder=5, linestyle="none")
+                # Stars of runs that reach the target in the same epoch stack: earlier ones drawn larger.
+                row[1].plot([epoch], [recs[epoch - 1]["val_acc"]], marker="*", markersize=22 - 4 * (names.index(key) % 3),
+                            color=colors[key], markeredgecolor="black", zorder=5, linestyle="none")
         row[1].axhline(target, color="gray", lw=1, ls=":")
         row[0].set(title=f"Batch size {batch}: cross-entropy loss", xlabel="epoch", ylabel="loss (nats)")
         row[1].set(title=f"Batch size {batch}: accuracy", xlabel="epoch", ylabel="accuracy (fraction)")

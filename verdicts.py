@@ -200,8 +200,11 @@ def noise_warnings(runs, stats, cpu_count):
 def speed_sentence(fast, slow, groups, stats):
     """'X is N x faster than Y', with its interval or the word that it is one measurement."""
     tf, ts = stats[fast]["steady"], stats[slow]["steady"]
-    text = (f"{label(fast)} is {ts / tf:.2f}x faster than {label(slow)} in steady state "
-            f"({fmt_time(tf)} vs {fmt_time(ts)} per epoch")
+    if f"{ts / tf:.2f}" == "1.00":
+        text = f"{label(fast)} and {label(slow)} take the same time per steady epoch ({fmt_time(tf)} vs {fmt_time(ts)}"
+    else:
+        text = (f"{label(fast)} is {ts / tf:.2f}x faster than {label(slow)} in steady state "
+                f"({fmt_time(tf)} vs {fmt_time(ts)} per epoch")
     interval = ratio_interval(stats[slow]["steadies"], stats[fast]["steadies"])
     if interval is None:
         return text + "; a single measurement each, no interval)."
@@ -361,8 +364,9 @@ def loader_findings(stats):
         d, extra = stats[device], s["steady"] - stats[device]["steady"]
         out.append(f"Batch {c.batch}, {label(device)}: DataLoader input {fmt_time(s['steady'])} vs device-resident "
                    f"{fmt_time(d['steady'])} per steady epoch: {'+' if extra >= 0 else '-'}{fmt_time(abs(extra))} "
-                   f"per epoch, {extra / s['steps'] * 1e3:+.2f} ms per step ({s['steps']} steps; "
-                   f"{s['steady'] / d['steady']:.2f}x the device-resident time).")
+                   f"per epoch, {extra / s['steps'] * 1e3:+.2f} ms per step ({s['steps']} steps), "
+                   f"{extra / s['samples'] * 1e6:+.1f} µs per image; {s['steady'] / d['steady']:.2f}x the "
+                   "device-resident time.")
     return out
 
 
@@ -388,9 +392,10 @@ def parity_findings(groups, settings):
         if not all(map(math.isfinite, worst.values())):
             out.append(f"Batch {batch}: the curves of {names} cannot be compared: some losses are not finite.")
             continue
-        agree = "follow the same curve" if worst["val_acc"] < 5e-4 else "do NOT follow the same curve"
-        if settings.get("init") != "shared":
-            agree += " (each from its own initialisation, so no match is expected)"
+        if settings.get("init") == "shared":
+            agree = "follow the same curve" if worst["val_acc"] < 5e-4 else "do NOT follow the same curve"
+        else:  # different starting weights: the accuracy verdict over seeds is the comparison
+            agree = f"start from different weights (--init {settings.get('init')}), so no match is expected (seed {seed})"
         out.append(f"Batch {batch}: the JAX and PyTorch runs ({names}) {agree}: across frameworks, over "
                    f"{len(next(iter(curves.values())))} epochs, val accuracy differs by at most {worst['val_acc']:.4f}, "
                    f"train loss by at most {worst['train_loss']:.1e}, val loss by at most {worst['val_loss']:.1e}.")

@@ -51,6 +51,16 @@ def test_parity_sentence_says_do_not_follow_when_curves_differ():
         "loss by at most 6.7e-02."]
 
 
+def test_parity_sentence_expects_no_match_from_native_inits():
+    runs = [make_run("jax", "step", val_accs=(0.80, 0.85, 0.90)),
+            make_run("pytorch", "eager", val_accs=(0.70, 0.85, 0.90))]
+    line = findings(summary(runs, init="native"), "Batch 64: the JAX")[0]
+    assert line.startswith("Batch 64: the JAX and PyTorch runs (JAX step, PyTorch eager) start from different weights "
+                           "(--init native), so no match is expected (seed 0): across frameworks, over 3 epochs, val "
+                           "accuracy differs by at most 0.1000")
+    assert "follow" not in line
+
+
 # --- speed ratios with and without intervals ------------------------------------------
 
 def steady_runs(framework, mode, steadies, batch=64):
@@ -59,13 +69,20 @@ def steady_runs(framework, mode, steadies, batch=64):
 
 
 def speed_line(text, batch=64):
-    return next(f for f in findings(text, f"Batch {batch}: ") if "faster than" in f)
+    return next(f for f in findings(text, f"Batch {batch}: ") if "faster than" in f or "same time" in f)
 
 
 def test_one_run_each_is_called_a_single_measurement():
     text = summary(steady_runs("jax", "step", [0.5]) + steady_runs("pytorch", "eager", [1.0]), epochs=4)
     assert speed_line(text) == ("Batch 64: JAX step is 2.00x faster than PyTorch eager in steady state "
                                 "(500.0 ms vs 1.00 s per epoch; a single measurement each, no interval).")
+
+
+def test_equal_times_are_not_called_faster():
+    text = summary(steady_runs("jax", "step", [0.9991]) + steady_runs("pytorch", "eager", [1.0]), epochs=4)
+    assert findings(text, "Batch 64: JAX step and") == [
+        "Batch 64: JAX step and PyTorch eager take the same time per steady epoch (999.1 ms vs 1.00 s; a single "
+        "measurement each, no interval)."]
 
 
 def interval_of(line):
@@ -260,6 +277,6 @@ def test_cache_and_loader_findings():
         "-> 20.0 ms; 1 program(s) read from the cache)."]
     assert findings(text, "Batch 64, JAX step: DataLoader") == [
         "Batch 64, JAX step: DataLoader input 2.00 s vs device-resident 1.00 s per steady epoch: +1.00 s per epoch, "
-        "+10.00 ms per step (100 steps; 2.00x the device-resident time)."]
+        "+10.00 ms per step (100 steps), +156.2 µs per image; 2.00x the device-resident time."]
     # the steady-state comparison between frameworks is made on cold, device-resident runs
     assert speed_line(text).startswith("Batch 64: JAX step is 1.50x faster than PyTorch eager")
