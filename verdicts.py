@@ -6,7 +6,6 @@ import statistics
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats as sps
 
 import bench_common as bc
 
@@ -123,6 +122,7 @@ def ratio_interval(slow, fast, level=0.95):
     configuration's runs; None with fewer than two runs on either side."""
     if len(slow) < 2 or len(fast) < 2:
         return None
+    from scipy import stats as sps  # about 1 s to import: only runs that get an interval pay it
     result = sps.bootstrap((np.asarray(slow), np.asarray(fast)),
                            lambda a, b, axis: np.median(a, axis=axis) / np.median(b, axis=axis),
                            vectorized=True, n_resamples=9999, confidence_level=level, method="percentile",
@@ -136,6 +136,7 @@ def paired_difference(a, b, level=0.95):
     diffs = np.asarray(a) - np.asarray(b)
     if np.ptp(diffs) == 0:
         return float(diffs[0]), (float(diffs[0]), float(diffs[0])), None
+    from scipy import stats as sps  # about 1 s to import: only several seeds pay it
     result = sps.ttest_rel(a, b)
     ci = result.confidence_interval(level)
     return float(diffs.mean()), (float(ci.low), float(ci.high)), float(result.pvalue)
