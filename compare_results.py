@@ -24,13 +24,13 @@ import mnist_data
 import plots
 import report
 from fileio import write_atomic
+from verdicts import record_of
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {"jax": "assignment_1JAX.py", "pytorch": "assignment_1TORCH.py"}
-START_COLUMNS = ("seed", "lr", "init", "precision", "device", "device_name", "framework_version",
-                 "input", "workers", "compile_cache", "threads")
+START_COLUMNS = ("seed", "lr", "init", "precision", "device", "device_name", "framework_version") + bc.START_EXTRAS
 RUN_COLUMNS = ("repeat", "cache", "load_avg_1m", "other_cores", "status")
-END_COLUMNS = ("test_loss", "test_acc", "peak_rss_bytes", "peak_device_bytes")
+END_COLUMNS = ("test_loss", "test_acc") + bc.END_EXTRAS
 CSV_COLUMNS = (tuple(f for f in bc.EPOCH_FIELDS + bc.EPOCH_EXTRAS if f != "event")
                + START_COLUMNS + RUN_COLUMNS + END_COLUMNS)
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
@@ -132,10 +132,14 @@ def plan(args):
     return runs
 
 
+def spec_epochs(args, spec):
+    """A cache-filling run needs one epoch: every program is built in the first."""
+    return 1 if spec.get("purpose") == "fill" else args.epochs
+
+
 def child_command(args, spec, extra=()):
-    fill = spec.get("purpose") == "fill"
     command = [sys.executable, str(HERE / SCRIPTS[spec["framework"]]), "--mode", spec["mode"],
-               "--batch-size", str(spec["batch_size"]), "--epochs", "1" if fill else str(args.epochs),
+               "--batch-size", str(spec["batch_size"]), "--epochs", str(spec_epochs(args, spec)),
                "--lr", repr(args.lr), "--seed", str(spec["seed"]), "--init", args.init,
                "--precision", args.precision, "--device", args.device, "--train-limit", str(args.train_limit),
                "--data-dir", str(mnist_data.data_dir(args.data_dir)), "--input", spec["input"], *extra]
@@ -156,8 +160,7 @@ def run_label(spec):
 
 def csv_rows(run):
     """One CSV row per epoch of a run; the run's test figures and peak memory on its last row."""
-    start = next((r for r in run["records"] if r["event"] == "start"), {})
-    end = next((r for r in run["records"] if r["event"] == "end"), {})
+    start, end = record_of(run, "start"), record_of(run, "end")
     epochs = [r for r in run["records"] if r["event"] == "epoch"]
     rows = []
     for i, record in enumerate(epochs):
@@ -182,7 +185,7 @@ def write_csv(path, runs):
 
 def write_meta(path, meta, runs):
     def describe(run):
-        start = next((r for r in run["records"] if r["event"] == "start"), {})
+        start = record_of(run, "start")
         return dict({k: v for k, v in run.items() if k != "records"},
                     **{k: start.get(k) for k in ("framework_version", "device", "device_name")})
     meta = dict(meta, runs=[describe(r) for r in runs],
@@ -240,12 +243,12 @@ def main(argv=None):
     try:
         bc.log("measuring each framework's matmul peak on this device...")
         meta["probes"] = probe_peaks(args)
-        progress = child_runs.Progress(sum(1 if s["purpose"] == "fill" else args.epochs for s in specs))
+        progress = child_runs.Progress(sum(spec_epochs(args, s) for s in specs))
         meter = child_runs.LoadMeter()
         for i, spec in enumerate(specs, start=1):
             label = run_label(spec)
             progress.run(f"run {i}/{len(specs)} {label}")
-            epochs = 1 if spec["purpose"] == "fill" else args.epochs
+            epochs = spec_epochs(args, spec)
             load, t0 = meter.start(), time.perf_counter()
             records, error, stderr_tail = child_runs.run_child(child_command(args, spec), args.timeout, epochs,
                                                                lambda r: progress.epoch(r, epochs))
@@ -272,10 +275,10 @@ def main(argv=None):
         write_csv(out / "benchmark_results.csv", runs)
         write_meta(out / "run_meta.json", meta, runs)
         summary = report.summary(runs, meta)
-        timed = [r for r in runs if r["purpose"] == "timed"]
         write_atomic(out / "summary.md", lambda f: f.write(summary.encode()))
-        plots.training_curves(timed, out / "training_curves.png", args.target_acc)
-        plots.epoch_times(timed, out / "epoch_times.png")
+        # Both take every run: they draw the finished, timed ones (verdicts.configs).
+        plots.training_curves(runs, out / "training_curves.png", args.target_acc)
+        plots.epoch_times(runs, out / "epoch_times.png")
     print(summary)
     return code
 

@@ -11,7 +11,8 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from fileio import write_atomic  # noqa: E402
-from verdicts import configs, epochs_of, label, record_of, steady_time, time_to_target  # noqa: E402
+from verdicts import (configs, epochs_of, label, record_of, representative, steady_time,  # noqa: E402
+                      time_to_target)
 
 MARKERS = {"jax": "o", "pytorch": "x"}
 
@@ -53,7 +54,7 @@ def training_curves(runs, path, target):
             config = chosen[key]._replace(batch=batch)
             if config not in groups:
                 continue
-            run = next((r for r in groups[config] if r["seed"] == seed), groups[config][0])
+            run = representative(groups[config], seed)
             recs = epochs_of(run)
             x = [r["epoch"] for r in recs]
             style = dict(color=colors[key], lw=widths[key], marker=MARKERS[config.framework], markersize=5, alpha=0.85)

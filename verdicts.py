@@ -59,6 +59,11 @@ def time_to_target(run, target):
     return None
 
 
+def representative(runs, seed):
+    """The run a curve is drawn from: the first of the given seed, else the first."""
+    return next((r for r in runs if r["seed"] == seed), runs[0])
+
+
 def configs(runs):
     """{Config: [finished timed runs]} in run order."""
     groups = {}
@@ -92,8 +97,7 @@ def config_stats(runs, peaks, target):
          "recompiles_late": recompiles_after_first(runs),
          "peak_rss": median_of(record_of(r, "end").get("peak_rss_bytes") for r in runs),
          "peak_device": median_of(record_of(r, "end").get("peak_device_bytes") for r in runs)}
-    for key in ("jit_trace_s", "jit_lower_s", "jit_compile_s", "compile_s", "graphs", "graph_breaks",
-                "cache_hits", "recompiles"):
+    for key in ("jit_trace_s", "jit_lower_s", "jit_compile_s", "compile_s", "graphs", "graph_breaks", "cache_hits"):
         s[key] = median_of(e.get(key) for e in firsts)
     s["jit"] = s["first"] - s["steady"] if s["steady"] is not None else None
     s["samples_per_s"] = s["samples"] / s["steady"] if s["steady"] else None
@@ -177,13 +181,19 @@ def device_warnings(stats):
             "devices are not compared: those pairs are left out of every ratio below."]
 
 
+def busy_cores(run):
+    """How busy other work kept the machine during a run: the cores other processes used,
+    or where that was not measured, the 1-minute load average at the run's start."""
+    measured = run.get("other_cores")
+    return (measured if measured is not None else run.get("load_avg_1m")) or 0
+
+
 def noise_warnings(runs, stats, cpu_count):
     out = []
     half = (cpu_count or 2) / 2
-    busy = [r for r in runs if r["error"] is None and r.get("purpose", "timed") == "timed"
-            and ((r.get("other_cores") if r.get("other_cores") is not None else r.get("load_avg_1m")) or 0) > half]
+    busy = [r for rs in configs(runs).values() for r in rs if busy_cores(r) > half]
     if busy:
-        worst = max(busy, key=lambda r: r.get("other_cores") or r.get("load_avg_1m") or 0)
+        worst = max(busy, key=busy_cores)
         out.append(f"WARNING: {len(busy)} run(s) shared the machine with other work (other processes kept more "
                    f"than {half:g} of {cpu_count} cores busy; worst: {label(config_of(worst))}, seed "
                    f"{worst['seed']}, repeat {worst['repeat']}: {fmt(worst.get('other_cores'), '.1f')} cores, "
@@ -377,7 +387,7 @@ def parity_findings(groups, settings):
     out = []
     seed = (settings.get("seeds") or [settings.get("seed", 0)])[0]
     for batch in sorted({c.batch for c in groups}):
-        curves = {c: epochs_of(next((r for r in rs if r["seed"] == seed), rs[0]))
+        curves = {c: epochs_of(representative(rs, seed))
                   for c, rs in groups.items() if c.batch == batch}
         gaps = []
         for (a, ca), (b, cb) in itertools.combinations(curves.items(), 2):
