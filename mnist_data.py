@@ -220,11 +220,12 @@ def torchvision_root(explicit_dir=None, mirrors=MIRRORS, cache=DEFAULT_CACHE):
     raw_dir = Path(cache) / "torchvision" / "MNIST" / "raw"
     raw_dir.mkdir(parents=True, exist_ok=True)
     for name, path in ensure_files(explicit_dir, mirrors, cache).items():
-        raw = read_bytes(path)
-        verify(raw, name, path)
         target = raw_dir / name
+        # What torchvision will read is what is verified: a good target needs nothing more.
         if target.is_file() and hashlib.sha256(target.read_bytes()).hexdigest() == FILES[name]:
             continue
+        raw = read_bytes(path)
+        verify(raw, name, path)
         target.unlink(missing_ok=True)  # a stale or broken link or copy
         if not is_gzip(path):
             target.symlink_to(path.resolve())
