@@ -10,6 +10,7 @@ import assignment_1TORCH as tt
 import mnist_data
 import reference
 from conftest import run_script
+from goldens import assert_records_match_golden
 from records import parse_records
 from torch_layout import model_params, shared_model
 
@@ -77,11 +78,12 @@ def test_trainers_report_the_reference_figures_at_every_epoch(mnist_dir, split):
     flags = ("--init", "shared", "--precision", "highest", "--epochs", epochs, "--batch-size", batch,
              "--train-limit", n, "--lr", lr, "--data-dir", mnist_dir)
     runs = []
-    for script in ("assignment_1JAX.py", "assignment_1TORCH.py"):
+    for script, framework in (("assignment_1JAX.py", "jax"), ("assignment_1TORCH.py", "pytorch")):
         result = run_script(script, *flags)
         assert result.returncode == 0, result.stderr
         runs.append(parse_records(result.stdout))
         assert_records_match_reference(runs[-1], expected, end, (n // batch) * batch)
+        assert_records_match_golden(f"records_{framework}.jsonl", runs[-1])
     assert expected[1]["val_acc"] > expected[0]["val_acc"] > 0.8  # real learning, not a no-op both agree on
     # and the two frameworks agree with each other more closely still
     for a, b in zip(*runs):
