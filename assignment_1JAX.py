@@ -1,31 +1,36 @@
 """Train a 784-512-512-10 MLP on MNIST with jax.numpy and jax.random only.
 
-In the style of JAX's examples/mnist_classifier_fromscratch.py: params are a list
-of dicts, the forward pass is written for one image and batched with jax.vmap.
+In the style of JAX's examples/mnist_classifier_fromscratch.py: params are a list of dicts,
+the forward pass is written for one image and batched with jax.vmap. Below the model, the
+trainer that the shared epoch loop runs (docs/design.md, "Trainers").
 """
 import functools
 import os
-import statistics
 import sys
 import time
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-import bench_common as bc
-import mnist_data
+from mlpbench import cli, modes
+from mlpbench.loop import Device, EpochResult, run_epochs, start_record
+from mlpbench.machine import cpu_name, median_seconds, probe_record
+from mlpbench.model import LAYER_SIZES, shared_init
+from mlpbench.records import emit
 
-MODES = bc.MODES["jax"]
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"  # an XLA build, or a load from the cache
 CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
 
 
-def init_params(key, sizes=mnist_data.LAYER_SIZES):
+def init_params(key, sizes=LAYER_SIZES):
     """U(+-1/sqrt(fan_in)) for weights and biases, nn.Linear's law, one fresh key each."""
     params = []
-    for key, (fan_in, fan_out) in zip(jax.random.split(key, len(sizes) - 1), zip(sizes[:-1], sizes[1:])):
-        w_key, b_key = jax.random.split(key)
+    layers = zip(sizes[:-1], sizes[1:], strict=True)
+    for layer_key, (fan_in, fan_out) in zip(jax.random.split(key, len(sizes) - 1), layers, strict=True):
+        w_key, b_key = jax.random.split(layer_key)
         bound = 1.0 / np.sqrt(fan_in)
         params.append({"w": jax.random.uniform(w_key, (fan_in, fan_out), jnp.float32, -bound, bound),
                        "b": jax.random.uniform(b_key, (fan_out,), jnp.float32, -bound, bound)})
@@ -112,38 +117,62 @@ def count_events():
     return counts
 
 
-def train_epoch(state, batches, epoch, jitted, scan, lr, events, cache_on, device):
-    """One epoch. state = (params, step): step is the compiled program, or None until the
-    first call compiles `jitted` (op by op, step is the plain function and jitted None).
-    Each item of batches is the step's data: (images, labels, idx) on the device, or (x, y);
-    with scan, batches is the epoch's (images, labels, order)."""
-    params, step = state
-    before, extras, planned = dict(events), {}, int(step is None)
-    if not scan:
-        # Zeros from numpy: jnp.zeros would compile a tiny program inside the clock.
-        totals = jax.device_put((np.float32(0), np.int32(0)), device)
-    t0 = time.perf_counter()
-    if scan:
-        if step is None:
-            # The epoch is one call, so its "first step" is tracing and compiling it.
-            step, extras = aot_compile(jitted, params, *batches, lr)
-            extras["first_step_s"] = time.perf_counter() - t0
-        params, totals = jax.block_until_ready(step(params, *batches, lr))
-    else:
-        for s, data in enumerate(batches):
-            if step is None:
-                step, extras = aot_compile(jitted, params, totals, *data, lr)
-            params, totals = step(params, totals, *data, lr)
-            if s == 0 and epoch == 1:
-                jax.block_until_ready((params, totals))
-                extras["first_step_s"] = time.perf_counter() - t0
-        params = jax.block_until_ready(params)
-    compiles = events[COMPILE_EVENT] - before[COMPILE_EVENT]
-    # Op by op, epoch 1 builds each primitive once: that is its warm-up, not a recompile.
-    extras["recompiles"] = None if jitted is None and epoch == 1 else compiles - planned
-    if epoch == 1:
-        extras["cache_hits"] = events[CACHE_HIT_EVENT] - before[CACHE_HIT_EVENT] if cache_on else None
-    return (params, step), totals[0], totals[1], extras
+@dataclass
+class Trainer:
+    """The JAX side of mlpbench.loop.Trainer. `step` is the update: jitted, and replaced in
+    epoch 1 by the program built ahead of time inside the clock; op by op (nojit), the plain
+    function. Each item of an epoch's batches is one step's data, (images, labels, idx) with the
+    split on the device or (x, y) from a loader; with scan, the epoch's (images, labels, order)."""
+    mode: modes.Mode
+    params: Any
+    step: Callable
+    data: dict
+    lr: Any
+    device: Any
+    batches_for: Callable
+    events: dict
+    cache_on: bool
+
+    def put_batches(self, order):
+        return self.batches_for(order)
+
+    def train_epoch(self, batches, epoch):
+        before, stages, first_step = dict(self.events), {}, None
+        build = epoch == 1 and self.mode.compiled
+        if self.mode.name != "scan":
+            # Zeros from numpy: jnp.zeros would compile a tiny program inside the clock.
+            totals = jax.device_put((np.float32(0), np.int32(0)), self.device)
+        t0 = time.perf_counter()
+        if self.mode.name == "scan":
+            if build:
+                # The epoch is one call, so its "first step" is tracing and compiling it.
+                self.step, stages = aot_compile(self.step, self.params, *batches, self.lr)
+                first_step = time.perf_counter() - t0
+            self.params, totals = jax.block_until_ready(self.step(self.params, *batches, self.lr))
+        else:
+            for s, batch in enumerate(batches):
+                if s == 0 and build:
+                    self.step, stages = aot_compile(self.step, self.params, totals, *batch, self.lr)
+                self.params, totals = self.step(self.params, totals, *batch, self.lr)
+                if s == 0 and epoch == 1:
+                    jax.block_until_ready((self.params, totals))
+                    first_step = time.perf_counter() - t0
+            self.params = jax.block_until_ready(self.params)
+        compiles = self.events[COMPILE_EVENT] - before[COMPILE_EVENT]
+        # Op by op, epoch 1 builds each primitive once: that is its warm-up, not a recompile.
+        recompiles = None if not self.mode.compiled and epoch == 1 else compiles - int(build)
+        hits = self.events[CACHE_HIT_EVENT] - before[CACHE_HIT_EVENT] if self.cache_on and epoch == 1 else None
+        return EpochResult(totals[0], totals[1], first_step, **stages, cache_hits=hits, recompiles=recompiles)
+
+    def evaluate(self, split):
+        images, labels = self.data[split]
+        mean_loss, correct = evaluate(self.params, images, labels)
+        return float(mean_loss), int(correct) / len(labels)
+
+    def device_peak_bytes(self):
+        """The allocator's peak on a GPU; the CPU backend keeps no statistics (None)."""
+        stats = self.device.memory_stats()
+        return stats.get("peak_bytes_in_use") if stats else None
 
 
 def select_device(args):
@@ -153,10 +182,10 @@ def select_device(args):
         try:
             jax.config.update("jax_default_device", jax.devices("gpu")[0])
         except RuntimeError:
-            bc.fail("--device gpu: JAX sees no GPU (install a CUDA jaxlib, e.g. pip install -U 'jax[cuda13]')")
+            cli.fail("--device gpu: JAX sees no GPU (install a CUDA jaxlib, e.g. pip install -U 'jax[cuda13]')")
     device = jax.devices()[0] if args.device != "gpu" else jax.devices("gpu")[0]
     on_gpu = device.platform == "gpu"
-    return device, "gpu" if on_gpu else "cpu", device.device_kind if on_gpu else bc.cpu_name()
+    return device, Device("gpu" if on_gpu else "cpu", device.device_kind if on_gpu else cpu_name())
 
 
 def use_compile_cache(directory):
@@ -166,35 +195,53 @@ def use_compile_cache(directory):
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-def device_peak(device):
-    """The allocator's peak on a GPU; the CPU backend keeps no statistics (None)."""
-    stats = device.memory_stats()
-    return stats.get("peak_bytes_in_use") if stats else None
-
-
-def probe(device_name, precision, on_gpu):
-    n = 8192 if on_gpu else 2048
+def probe(info, precision):
+    n = 8192 if info.kind == "gpu" else 2048
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
     matmul = jax.jit(jnp.dot)
-    matmul(a, a).block_until_ready()  # warm-up: compile and first launch are not timed
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        matmul(a, a).block_until_ready()
-        times.append(time.perf_counter() - t0)
-    bc.emit(bc.probe_record("jax", device_name, precision, n, statistics.median(times)))
+    emit(probe_record("jax", info.name, precision, n, median_seconds(lambda: matmul(a, a).block_until_ready())))
+
+
+def epoch_batches(args, data, device):
+    """How an epoch's batch order becomes the step's data, before the clock starts."""
+    if args.input == "loader":
+        from mlpbench.loader import make_loader  # torch and torchvision only where the loader is asked for
+        loader, sampler = make_loader(args.data_dir, args.workers, pin_memory=False)
+
+        def from_loader(order):
+            sampler.order = order
+            # Each batch goes to the device inside the step loop, as JAX's DataLoader tutorial does.
+            return ((jax.device_put(x.numpy(), device), jax.device_put(y.numpy().astype(np.int32), device))
+                    for x, y in loader)
+        return from_loader
+    if args.mode == "scan":
+        return lambda order: jax.block_until_ready((*data["train"], jax.device_put(order, device)))
+
+    def index_rows(order):
+        # One device array per step, uploaded before the clock: no slicing dispatch per step.
+        rows = jax.block_until_ready([jax.device_put(row, device) for row in order])
+        return [(*data["train"], idx) for idx in rows]
+    return index_rows
+
+
+def first_step_function(args):
+    """The update each mode starts from: jitted (built ahead of time in epoch 1), or plain."""
+    loader = args.input == "loader"
+    if args.mode == "nojit":
+        return sgd_step if loader else train_step
+    return {"step": update_batch if loader else update, "scan": train_epoch_scan}[args.mode]
 
 
 def main(argv=None):
-    args = bc.parse_trainer_args(bc.trainer_parser("JAX"), argv)
+    args = cli.parse_trainer_args(cli.trainer_parser("JAX"), argv)
     jax.config.update("jax_default_matmul_precision",
                       "highest" if args.precision == "highest" else "tensorfloat32")
-    device, device_kind, device_name = select_device(args)
+    device, info = select_device(args)
     if args.probe:
-        return probe(device_name, args.precision, device_kind == "gpu")
+        return probe(info, args.precision)
     if args.compile_cache:
         use_compile_cache(args.compile_cache)
-    split = bc.load_split(args)
+    split = cli.load_split(args)
     events = count_events()
 
     # The whole split goes to the device once, scaled there, before any clock starts.
@@ -205,44 +252,17 @@ def main(argv=None):
     if args.input == "device":
         data["train"] = put(split.train_images, split.train_labels)
     if args.init == "shared":
-        params = jax.device_put(mnist_data.shared_init(args.seed), device)
+        params = jax.device_put(shared_init(args.seed), device)
     else:
         params = jax.device_put(init_params(jax.random.key(args.seed)), device)
     # Dispatch is asynchronous: wait for the uploads and scaling so no clock pays for them.
     data, params = jax.block_until_ready((data, params))
-    lr = jax.device_put(np.float32(args.lr), device)
-
-    if args.input == "loader":
-        import input_pipeline  # torch and torchvision only where the loader is asked for
-        loader, sampler = input_pipeline.make_loader(args.data_dir, args.workers, pin_memory=False)
-
-        def put_batches(order):
-            sampler.order = order
-            # Each batch goes to the device inside the step loop, as JAX's DataLoader tutorial does.
-            return ((jax.device_put(x.numpy(), device), jax.device_put(y.numpy().astype(np.int32), device))
-                    for x, y in loader)
-    elif args.mode == "scan":
-        def put_batches(order):
-            return jax.block_until_ready((*data["train"], jax.device_put(order, device)))
-    else:
-        def put_batches(order):
-            # One device array per step, uploaded before the clock: no slicing dispatch per step.
-            rows = jax.block_until_ready([jax.device_put(row, device) for row in order])
-            return [(*data["train"], idx) for idx in rows]
-
-    def evaluate_split(state, name):
-        mean_loss, correct = evaluate(state[0], *data[name])
-        return float(mean_loss), int(correct) / len(data[name][1])
-
-    start = bc.start_record(args, "jax", jax.__version__, device_kind, device_name, len(split.train_labels),
-                            jaxlib_backend=device.platform)
-    loader_input = args.input == "loader"
-    jitted = {"step": update_batch if loader_input else update, "scan": train_epoch_scan, "nojit": None}[args.mode]
-    step = (sgd_step if loader_input else train_step) if args.mode == "nojit" else None
-    bc.run_epochs(args, start, (params, step),
-                  functools.partial(train_epoch, jitted=jitted, scan=args.mode == "scan", lr=lr,
-                                    events=events, cache_on=bool(args.compile_cache), device=device),
-                  evaluate_split, put_batches, lambda: device_peak(device))
+    trainer = Trainer(modes.mode(args.mode), params, first_step_function(args), data,
+                      lr=jax.device_put(np.float32(args.lr), device), device=device,
+                      batches_for=epoch_batches(args, data, device), events=events,
+                      cache_on=bool(args.compile_cache))
+    run_epochs(trainer, start_record(args, "jax", jax.__version__, info, len(split.train_labels),
+                                     jaxlib_backend=device.platform))
 
 
 if __name__ == "__main__":

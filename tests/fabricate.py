@@ -1,33 +1,53 @@
 """Runs made up record by record (no training), for checking the summary's figures and
 verdicts against numbers known in advance."""
-import bench_common as bc
+import dataclasses
+
+from mlpbench.records import START_FIELDS, Run, RunSpec
 
 
-def make_run(framework, mode, batch=64, seed=0, repeat=1, times=(2.0, 1.0, 1.0), val_accs=(0.80, 0.85, 0.90),
-             train_losses=None, device="cpu", input="device", cache="cold", steps=100, other_cores=0.0,
-             load=0.1, first=None, end=None, recompiles=None):
-    train_losses = train_losses or [1.0 / e for e in range(1, len(times) + 1)]
+@dataclasses.dataclass
+class Knobs:
+    """What a made-up run can be told; everything else follows from it."""
+    batch: int = 64
+    seed: int = 0
+    repeat: int = 1
+    times: tuple = (2.0, 1.0, 1.0)  # epoch times; epoch 1 first
+    val_accs: tuple = (0.80, 0.85, 0.90)
+    train_losses: tuple | None = None
+    device: str = "cpu"
+    input: str = "device"
+    cache: str = "cold"
+    steps: int = 100
+    other_cores: float | None = 0.0
+    load: float | None = 0.1
+    first: dict | None = None  # fields added to epoch 1's record
+    end: dict | None = None  # fields added to the end record
+    recompiles: dict | None = None  # {epoch: count}
+
+
+def make_run(framework, mode, **knobs):
+    k = Knobs(**knobs)
+    train_losses = k.train_losses or [1.0 / e for e in range(1, len(k.times) + 1)]
     start = {"event": "start", "framework": framework, "framework_version": "1.0", "mode": mode,
-             "batch_size": batch, "epochs": len(times), "lr": 0.01, "seed": seed, "init": "shared",
-             "precision": "highest", "device": device, "device_name": f"fake {device}",
-             "train_samples": steps * batch, "steps_per_epoch": steps, "input": input}
+             "batch_size": k.batch, "epochs": len(k.times), "lr": 0.01, "seed": k.seed, "init": "shared",
+             "precision": "highest", "device": k.device, "device_name": f"fake {k.device}",
+             "train_samples": k.steps * k.batch, "steps_per_epoch": k.steps, "input": k.input}
     records = [start]
-    for epoch, (t, acc, loss) in enumerate(zip(times, val_accs, train_losses), start=1):
-        record = {"event": "epoch", "framework": framework, "mode": mode, "batch_size": batch, "epoch": epoch,
+    for epoch, (t, acc, loss) in enumerate(zip(k.times, k.val_accs, train_losses, strict=True), start=1):
+        record = {"event": "epoch", "framework": framework, "mode": mode, "batch_size": k.batch, "epoch": epoch,
                   "epoch_time_s": t, "first_step_s": 0.5 * t if epoch == 1 else None, "train_loss": loss,
                   "train_acc": acc - 0.01, "val_loss": loss + 0.1, "val_acc": acc,
-                  "samples_per_s": steps * batch / t, "eval_time_s": 0.1,
-                  "recompiles": (recompiles or {}).get(epoch)}
+                  "samples_per_s": k.steps * k.batch / t, "eval_time_s": 0.1,
+                  "recompiles": (k.recompiles or {}).get(epoch)}
         if epoch == 1:
-            record.update(first or {})
+            record.update(k.first or {})
         records.append(record)
-    records.append({"event": "end", "test_loss": 0.3, "test_acc": val_accs[-1] - 0.005,
-                    "total_time_s": sum(times) + 1, "peak_rss_bytes": 500 * 2**20, "peak_device_bytes": None,
-                    **(end or {})})
-    assert set(bc.START_FIELDS) - {"event"} <= set(start)
-    return {"framework": framework, "mode": mode, "batch_size": batch, "seed": seed, "repeat": repeat,
-            "input": input, "cache": cache, "purpose": "timed", "error": None, "stderr_tail": "",
-            "load_avg_1m": load, "other_cores": other_cores, "records": records}
+    records.append({"event": "end", "test_loss": 0.3, "test_acc": k.val_accs[-1] - 0.005,
+                    "total_time_s": sum(k.times) + 1, "peak_rss_bytes": 500 * 2**20, "peak_device_bytes": None,
+                    **(k.end or {})})
+    assert set(START_FIELDS) - {"event"} <= set(start)
+    spec = RunSpec(framework, mode, k.batch, k.input, k.cache, k.seed, k.repeat)
+    return Run(spec, records, load_avg_1m=k.load, other_cores=k.other_cores)
 
 
 def make_meta(**settings):

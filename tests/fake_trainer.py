@@ -1,6 +1,7 @@
-"""A stand-in trainer for the controller's tests; its batch size picks how it behaves:
-100 and 200 succeed, 300 crashes, 400 hangs, 500 prints garbage, 600 interrupts its parent
-(Ctrl-C), 700 terminates it (SIGTERM). Steady epochs take a different time in every process."""
+"""A stand-in trainer for the controller's tests. FAKE_BEHAVIOURS (JSON) names what the run
+of a batch size does: "crash", "hang", "garbage" (a line that is not a record), "ctrl-c" or
+"sigterm" (sent to its parent); any other batch size succeeds. Steady epochs take a
+different time in every process."""
 import argparse
 import json
 import os
@@ -20,6 +21,7 @@ parser.add_argument("--compile-cache")
 parser.add_argument("--probe", action="store_true")
 args, _ = parser.parse_known_args()
 framework = os.path.basename(sys.argv[0]).split("_")[0]
+behaviour = json.loads(os.environ.get("FAKE_BEHAVIOURS", "{}")).get(str(args.batch_size), "succeed")
 if args.probe:
     print(json.dumps({"event": "probe", "framework": framework, "gflops": 100.0, "matmul_n": 64}))
     sys.exit(0)
@@ -34,18 +36,18 @@ emit({"event": "start", "framework": framework, "framework_version": "0", "mode"
       "precision": "highest", "device": "cpu", "device_name": "fake", "train_samples": 1000,
       "steps_per_epoch": 1000 // args.batch_size, "input": args.input, "workers": args.workers,
       "compile_cache": args.compile_cache, "pid": os.getpid()})
-if args.batch_size == 300:
+if behaviour == "crash":
     print("fake trainer: boom", file=sys.stderr)
     sys.exit(3)
-if args.batch_size == 400:
+if behaviour == "hang":
     with open(os.environ["FAKE_PID_FILE"], "w") as f:
         f.write(str(os.getpid()))
     time.sleep(120)
-if args.batch_size == 500:
+if behaviour == "garbage":
     print("this is not a record", flush=True)
     sys.exit(0)
-if args.batch_size in (600, 700):
-    os.kill(os.getppid(), signal.SIGINT if args.batch_size == 600 else signal.SIGTERM)
+if behaviour in ("ctrl-c", "sigterm"):
+    os.kill(os.getppid(), signal.SIGINT if behaviour == "ctrl-c" else signal.SIGTERM)
     time.sleep(120)
 steady = random.Random(os.getpid()).uniform(0.4, 0.8)
 for epoch in range(1, args.epochs + 1):

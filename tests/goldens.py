@@ -31,7 +31,7 @@ def assert_records_match_golden(name, records):
         path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
     golden = [json.loads(line) for line in path.read_text().splitlines()]
     assert [sorted(r) for r in records] == [sorted(g) for g in golden]
-    for got, want in zip(records, golden):
+    for got, want in zip(records, golden, strict=True):
         for key, value in want.items():
             if key in TIMING:
                 continue

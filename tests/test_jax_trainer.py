@@ -2,12 +2,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import run_script
+from record_checks import check_records, parse_records
+from reference import cross_entropy, forward, sgd_step
 
 import assignment_1JAX as jt
-import mnist_data
-from conftest import run_script
-from records import check_records, parse_records
-from reference import cross_entropy, forward, sgd_step
+from mlpbench import data
+from mlpbench.model import shared_init
 
 jax.config.update("jax_default_matmul_precision", "highest")
 
@@ -21,7 +22,7 @@ def test_init_params_pytree_shapes_and_law():
     assert isinstance(params, list) and all(set(p) == {"w", "b"} for p in params)
     assert [(p["w"].shape, p["b"].shape) for p in params] == [
         ((784, 512), (512,)), ((512, 512), (512,)), ((512, 10), (10,))]
-    assert jax.tree.structure(params) == jax.tree.structure(mnist_data.shared_init(0))
+    assert jax.tree.structure(params) == jax.tree.structure(shared_init(0))
     for p in params:
         bound = 1 / np.sqrt(p["w"].shape[0])
         assert float(jnp.abs(p["w"]).max()) <= bound and float(jnp.abs(p["w"]).max()) > 0.99 * bound
@@ -30,11 +31,11 @@ def test_init_params_pytree_shapes_and_law():
     firsts = [np.asarray(leaf).ravel()[:8] * np.sqrt(leaf.shape[0]) for leaf in jax.tree.leaves(params)]
     assert len({tuple(np.round(f, 6)) for f in firsts}) == len(firsts)
     again = jt.init_params(jax.random.key(0))
-    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(again)))
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(again), strict=True))
 
 
 def test_vmapped_predict_matches_numpy_forward():
-    params = mnist_data.shared_init(1)
+    params = shared_init(1)
     x = np.random.default_rng(0).random((7, 784), dtype=np.float32)
     expected, _ = forward(params, x.astype(np.float64))
     got = jt.batched_predict(jax.tree.map(jnp.asarray, params), jnp.asarray(x))
@@ -43,7 +44,7 @@ def test_vmapped_predict_matches_numpy_forward():
 
 
 def test_loss_matches_numpy_cross_entropy():
-    params = mnist_data.shared_init(2)
+    params = shared_init(2)
     rng = np.random.default_rng(1)
     x, y = rng.random((16, 784), dtype=np.float32), rng.integers(0, 10, 16)
     value, logits = jt.loss(params, jnp.asarray(x), jnp.asarray(y))
@@ -52,7 +53,7 @@ def test_loss_matches_numpy_cross_entropy():
 
 
 def test_one_update_is_a_hand_computed_sgd_step():
-    params = mnist_data.shared_init(3)
+    params = shared_init(3)
     rng = np.random.default_rng(2)
     images = rng.random((40, 784), dtype=np.float32)
     labels = rng.integers(0, 10, 40)
@@ -60,7 +61,7 @@ def test_one_update_is_a_hand_computed_sgd_step():
     expected = sgd_step(params, images[idx], labels[idx], lr=0.5)
     new, totals = jt.update(jax.device_put(params), jt.zero_totals(), jnp.asarray(images),
                             jnp.asarray(labels), jnp.asarray(idx), jnp.float32(0.5))
-    for got, want in zip(to_numpy(new), expected):
+    for got, want in zip(to_numpy(new), expected, strict=True):
         np.testing.assert_allclose(got["w"], want["w"], atol=2e-6)
         np.testing.assert_allclose(got["b"], want["b"], atol=2e-6)
     logits = forward(params, images[idx].astype(np.float64))[0]
@@ -71,19 +72,19 @@ def test_one_update_is_a_hand_computed_sgd_step():
 def test_step_and_scan_modes_agree_after_an_epoch(split):
     images = jnp.asarray(split.train_images[:2048], jnp.float32) / 255.0
     labels = jnp.asarray(split.train_labels[:2048], jnp.int32)
-    batches = mnist_data.batch_order(0, 1, 2048, 64)
+    batches = data.batch_order(0, 1, 2048, 64)
     lr = jnp.float32(0.05)
-    params, totals = jax.device_put(mnist_data.shared_init(0)), jt.zero_totals()
+    params, totals = jax.device_put(shared_init(0)), jt.zero_totals()
     for idx in batches:
         params, totals = jt.update(params, totals, images, labels, jnp.asarray(idx), lr)
-    scan_params, scan_totals = jt.train_epoch_scan(jax.device_put(mnist_data.shared_init(0)),
+    scan_params, scan_totals = jt.train_epoch_scan(jax.device_put(shared_init(0)),
                                                    images, labels, jnp.asarray(batches), lr)
-    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(scan_params)):
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(scan_params), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
     assert float(totals[0]) == pytest.approx(float(scan_totals[0]), rel=1e-6)
     assert int(totals[1]) == int(scan_totals[1])
     # and training did move the parameters
-    assert not np.allclose(np.asarray(params[0]["w"]), mnist_data.shared_init(0)[0]["w"])
+    assert not np.allclose(np.asarray(params[0]["w"]), shared_init(0)[0]["w"])
 
 
 @pytest.mark.parametrize("mode, function", [("step", "train_step"), ("scan", "train_epoch_scan")])

@@ -3,31 +3,31 @@ epochs that train on exactly the batches of device-resident ones."""
 import hashlib
 
 import pytest
-
-import mnist_data
 import reference
-from conftest import run_script
-from records import check_records, parse_records
-from test_parity import assert_records_match_reference
+from helpers import run_script
+from record_checks import check_records, parse_records
+
+from mlpbench import data
+from mlpbench.model import shared_init
 
 
 def test_torchvision_layout_is_built_from_verified_files_without_network(mnist_dir, tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("the network was asked")
-    monkeypatch.setattr(mnist_data.urllib.request, "urlopen", no_network)
-    root = mnist_data.torchvision_root(mnist_dir, mirrors=(), cache=tmp_path / "cache")
+    monkeypatch.setattr(data.urllib.request, "urlopen", no_network)
+    root = data.torchvision_root(mnist_dir, mirrors=(), cache=tmp_path / "cache")
     raw = root / "MNIST" / "raw"
-    for name, digest in mnist_data.FILES.items():
+    for name, digest in data.FILES.items():
         assert hashlib.sha256((raw / name).read_bytes()).hexdigest() == digest
     # raw files are linked rather than copied; a stale or corrupt target is replaced
     flat = tmp_path / "flat"
     flat.mkdir()
-    for name in mnist_data.FILES:
+    for name in data.FILES:
         (flat / name).write_bytes((raw / name).read_bytes())
     (tmp_path / "cache2" / "torchvision" / "MNIST" / "raw").mkdir(parents=True)
     (tmp_path / "cache2" / "torchvision" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").write_bytes(b"junk")
-    root2 = mnist_data.torchvision_root(flat, mirrors=(), cache=tmp_path / "cache2")
-    for name in mnist_data.FILES:
+    root2 = data.torchvision_root(flat, mirrors=(), cache=tmp_path / "cache2")
+    for name in data.FILES:
         target = root2 / "MNIST" / "raw" / name
         assert target.is_symlink() and target.resolve() == (flat / name).resolve()
 
@@ -39,12 +39,12 @@ def test_torchvision_layout_is_built_from_verified_files_without_network(mnist_d
 def test_a_corrupt_source_is_refused_before_torchvision_sees_it(mnist_dir, tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
-    for name in mnist_data.FILES:
-        source = mnist_data.find_file(mnist_dir, name)
-        raw = mnist_data.read_bytes(source)
+    for name in data.FILES:
+        source = data.find_file(mnist_dir, name)
+        raw = data.read_bytes(source)
         (bad / name).write_bytes(raw[:-1] + bytes([(raw[-1] + 1) % 10]) if name.startswith("train-labels") else raw)
-    with pytest.raises(mnist_data.DataError, match="train-labels-idx1-ubyte.*SHA-256 mismatch"):
-        mnist_data.torchvision_root(bad, mirrors=(), cache=tmp_path / "cache")
+    with pytest.raises(data.DataError, match="train-labels-idx1-ubyte.*SHA-256 mismatch"):
+        data.torchvision_root(bad, mirrors=(), cache=tmp_path / "cache")
     assert not (tmp_path / "cache" / "torchvision" / "MNIST" / "raw" / "train-labels-idx1-ubyte").exists()
 
 
@@ -59,5 +59,5 @@ def test_loader_epochs_give_the_device_figures(mnist_dir, split, script, framewo
     records = parse_records(result.stdout)
     start, _, _ = check_records(records, framework, mode, batch, epochs, n)
     assert start["input"] == "loader" and start["workers"] == workers
-    expected, end = reference.train(split, mnist_data.shared_init(0), 0, epochs, n, batch, lr)
-    assert_records_match_reference(records, expected, end, n // batch * batch)
+    expected, end = reference.train(split, shared_init(0), reference.Schedule(0, epochs, n, batch, lr))
+    reference.assert_matches(records, expected, end, n // batch * batch)

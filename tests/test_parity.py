@@ -3,16 +3,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import reference
 import torch
+from goldens import assert_records_match_golden
+from helpers import run_script
+from record_checks import parse_records
+from torch_layout import model_params, shared_model
 
 import assignment_1JAX as jt
 import assignment_1TORCH as tt
-import mnist_data
-import reference
-from conftest import run_script
-from goldens import assert_records_match_golden
-from records import parse_records
-from torch_layout import model_params, shared_model
+from mlpbench import data
+from mlpbench.model import shared_init
 
 jax.config.update("jax_default_matmul_precision", "highest")
 
@@ -28,8 +29,8 @@ def test_parameters_agree_after_an_epoch(split):
     difference (a transposed weight, a lost bias gradient, another batch order)
     fails it."""
     n, batch, lr = 5000, 32, 0.05
-    batches = mnist_data.batch_order(0, 1, n, batch)
-    params = jax.device_put(mnist_data.shared_init(0))
+    batches = data.batch_order(0, 1, n, batch)
+    params = jax.device_put(shared_init(0))
     images = jnp.asarray(split.train_images[:n], jnp.float32) / 255.0
     labels = jnp.asarray(split.train_labels[:n], jnp.int32)
     params, jax_totals = jt.train_epoch_scan(params, images, labels, jnp.asarray(batches), jnp.float32(lr))
@@ -44,28 +45,13 @@ def test_parameters_agree_after_an_epoch(split):
         tt.train_step(model, optimizer, t_images, t_labels, idx, totals)
 
     worst = max(np.abs(np.asarray(p[k]) - t[k]).max()
-                for p, t in zip(params, model_params(model)) for k in ("w", "b"))
-    moved = np.abs(np.asarray(params[0]["w"]) - mnist_data.shared_init(0)[0]["w"]).max()
+                for p, t in zip(params, model_params(model), strict=True) for k in ("w", "b"))
+    moved = np.abs(np.asarray(params[0]["w"]) - shared_init(0)[0]["w"]).max()
     print(f"max parameter difference {worst:.2e}, largest parameter change {moved:.2e}")
     assert worst < 1e-5
     assert moved > 100 * worst
     assert float(jax_totals[0]) == pytest.approx(totals[0].item(), rel=1e-5)
     assert int(jax_totals[1]) == int(totals[1].item())
-
-
-def assert_records_match_reference(records, expected, end, steps_x_batch):
-    """A trainer's epoch and end records against tests/reference.train: losses to 1e-5 (fp32
-    against float64 over a few hundred steps: measured gaps 1e-7), accuracies to one image."""
-    epochs = [r for r in records if r["event"] == "epoch"]
-    assert len(epochs) == len(expected)
-    for got, want in zip(epochs, expected):
-        for key in ("train_loss", "val_loss"):
-            assert got[key] == pytest.approx(want[key], abs=1e-5), (got["epoch"], key)
-        assert abs(got["train_acc"] - want["train_acc"]) <= 1 / steps_x_batch + 1e-12, got["epoch"]
-        assert abs(got["val_acc"] - want["val_acc"]) <= 1e-4 + 1e-12, got["epoch"]
-    last = records[-1]
-    assert last["test_loss"] == pytest.approx(end["test_loss"], abs=1e-5)
-    assert abs(last["test_acc"] - end["test_acc"]) <= 1e-4 + 1e-12
 
 
 def test_trainers_report_the_reference_figures_at_every_epoch(mnist_dir, split):
@@ -74,7 +60,7 @@ def test_trainers_report_the_reference_figures_at_every_epoch(mnist_dir, split):
     wrong denominator, a reused batch order, a swapped split or a wrong update shows, in
     either trainer or in the loop they share."""
     n, batch, lr, epochs = 5000, 32, 0.1, 2
-    expected, end = reference.train(split, mnist_data.shared_init(0), 0, epochs, n, batch, lr)
+    expected, end = reference.train(split, shared_init(0), reference.Schedule(0, epochs, n, batch, lr))
     flags = ("--init", "shared", "--precision", "highest", "--epochs", epochs, "--batch-size", batch,
              "--train-limit", n, "--lr", lr, "--data-dir", mnist_dir)
     runs = []
@@ -82,11 +68,11 @@ def test_trainers_report_the_reference_figures_at_every_epoch(mnist_dir, split):
         result = run_script(script, *flags)
         assert result.returncode == 0, result.stderr
         runs.append(parse_records(result.stdout))
-        assert_records_match_reference(runs[-1], expected, end, (n // batch) * batch)
+        reference.assert_matches(runs[-1], expected, end, (n // batch) * batch)
         assert_records_match_golden(f"records_{framework}.jsonl", runs[-1])
     assert expected[1]["val_acc"] > expected[0]["val_acc"] > 0.8  # real learning, not a no-op both agree on
     # and the two frameworks agree with each other more closely still
-    for a, b in zip(*runs):
+    for a, b in zip(*runs, strict=True):
         if a["event"] == "epoch":
             for key, tolerance in (("train_loss", 1e-5), ("val_loss", 1e-5), ("train_acc", 1e-4), ("val_acc", 1e-4)):
                 assert abs(a[key] - b[key]) <= tolerance + 1e-12, (a["epoch"], key)

@@ -5,11 +5,13 @@ import statistics
 
 import numpy as np
 import pytest
+from fabricate import make_meta, make_run
 from scipy import stats as sps
 
-import report
-import verdicts
-from fabricate import make_meta, make_run
+from mlpbench import report
+from mlpbench.aggregate import FLOPS_PER_SAMPLE
+from mlpbench.formatting import fmt_time
+from mlpbench.inference import ratio_interval
 
 
 def summary(runs, **settings):
@@ -112,13 +114,13 @@ def test_overlapping_runs_are_within_noise():
 
 def test_ratio_interval_is_the_bootstrap_of_the_ratio_of_medians():
     slow, fast = [1.0, 1.1, 0.9, 1.2], [0.5, 0.55, 0.45, 0.5]
-    lo, hi = verdicts.ratio_interval(slow, fast)
+    lo, hi = ratio_interval(slow, fast)
     # the same resampling done by hand
     rng = np.random.default_rng(1)
     ratios = [np.median(rng.choice(slow, len(slow))) / np.median(rng.choice(fast, len(fast))) for _ in range(20000)]
     assert lo == pytest.approx(np.percentile(ratios, 2.5), rel=0.03)
     assert hi == pytest.approx(np.percentile(ratios, 97.5), rel=0.03)
-    assert verdicts.ratio_interval([1.0], fast) is None
+    assert ratio_interval([1.0], fast) is None
 
 
 # --- accuracy over seeds --------------------------------------------------------------
@@ -237,7 +239,7 @@ def test_runs_on_different_devices_are_never_compared():
 
 def test_busy_machine_and_noisy_spread_are_warned_about():
     quiet = steady_runs("jax", "step", [0.50, 0.51]) + steady_runs("pytorch", "eager", [1.0, 1.3])
-    quiet[0]["other_cores"] = 1.6
+    quiet[0].other_cores = 1.6
     text = summary(quiet, epochs=4, repeats=2)
     warnings = [l for l in text.splitlines() if l.startswith("- WARNING")]
     assert len(warnings) == 2
@@ -246,7 +248,7 @@ def test_busy_machine_and_noisy_spread_are_warned_about():
     assert warnings[1] == ("- WARNING: noisy measurements: the steady epochs of 1 configuration(s) range more than "
                            "10% of their median across runs: PyTorch eager, batch 64: 1.00 s to 1.30 s (26%).")
     # without /proc/stat, the 1-minute load average is what is judged
-    quiet[0].update(other_cores=None, load_avg_1m=0.4)
+    quiet[0].other_cores, quiet[0].load_avg_1m = None, 0.4
     assert "shared the machine" not in summary(quiet, epochs=4, repeats=2)
 
 
@@ -259,8 +261,8 @@ def test_table_figures_follow_from_the_records_and_probes():
     samples = 781 * 64
     for name, steady, first, peak, fastest in (("JAX step", 0.5, 2.0, 400.0, 0.5), ("PyTorch eager", 1.1, 1.2, 200.0, 0.5)):
         cells = row(text, 64, name)
-        gflops = samples / steady * report.FLOPS_PER_SAMPLE / 1e9
-        assert cells[2:10] == [verdicts.fmt_time(first), verdicts.fmt_time(steady), verdicts.fmt_time(first - steady),
+        gflops = samples / steady * FLOPS_PER_SAMPLE / 1e9
+        assert cells[2:10] == [fmt_time(first), fmt_time(steady), fmt_time(first - steady),
                                f"{samples / steady:,.0f}", f"{gflops:.1f}", f"{100 * gflops / peak:.1f}%",
                                "0.9100", "0.9050"]
         assert cells[11] == "500 MiB" and cells[12] == f"{steady / fastest:.2f}x"

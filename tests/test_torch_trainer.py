@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-import assignment_1TORCH as tt
-import mnist_data
-from conftest import run_script
-from records import check_records, parse_records
+from helpers import run_script
+from record_checks import check_records, parse_records
 from reference import cross_entropy, forward, sgd_step
 from torch_layout import model_params, shared_model
+
+import assignment_1TORCH as tt
+from mlpbench.model import shared_init
 
 
 def test_module_shapes_and_shared_layout():
@@ -16,8 +16,8 @@ def test_module_shapes_and_shared_layout():
     assert [tuple(p.shape) for p in model.parameters()] == [
         (512, 784), (512,), (512, 512), (512,), (10, 512), (10,)]
     assert model(torch.zeros(5, 784)).shape == (5, 10)
-    params = mnist_data.shared_init(4)
-    for got, want in zip(model_params(shared_model(4)), params):
+    params = shared_init(4)
+    for got, want in zip(model_params(shared_model(4)), params, strict=True):
         np.testing.assert_array_equal(got["w"], want["w"])
         np.testing.assert_array_equal(got["b"], want["b"])
 
@@ -27,7 +27,7 @@ def test_forward_and_loss_match_numpy():
     rng = np.random.default_rng(1)
     x, y = rng.random((16, 784), dtype=np.float32), rng.integers(0, 10, 16)
     logits = model(torch.from_numpy(x))
-    expected_logits, _ = forward(mnist_data.shared_init(2), x.astype(np.float64))
+    expected_logits, _ = forward(shared_init(2), x.astype(np.float64))
     np.testing.assert_allclose(logits.detach().numpy(), expected_logits, rtol=1e-5, atol=1e-5)
     loss = F.cross_entropy(logits, torch.from_numpy(y))
     assert loss.item() == pytest.approx(cross_entropy(expected_logits, y), rel=1e-5)
@@ -43,11 +43,11 @@ def test_one_sgd_step_is_a_hand_computation():
     totals = torch.zeros(2)
     tt.train_step(model, optimizer, torch.from_numpy(images), torch.from_numpy(labels),
                   torch.from_numpy(idx), totals)
-    expected = sgd_step(mnist_data.shared_init(3), images[idx], labels[idx], lr=0.5)
-    for got, want in zip(model_params(model), expected):
+    expected = sgd_step(shared_init(3), images[idx], labels[idx], lr=0.5)
+    for got, want in zip(model_params(model), expected, strict=True):
         np.testing.assert_allclose(got["w"], want["w"], atol=2e-6)
         np.testing.assert_allclose(got["b"], want["b"], atol=2e-6)
-    logits = forward(mnist_data.shared_init(3), images[idx].astype(np.float64))[0]
+    logits = forward(shared_init(3), images[idx].astype(np.float64))[0]
     assert totals[0].item() == pytest.approx(cross_entropy(logits, labels[idx]), rel=1e-5)
     assert totals[1].item() == (logits.argmax(1) == labels[idx]).sum()
 

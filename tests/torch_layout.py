@@ -1,7 +1,7 @@
 """The PyTorch model in the data layer's parameter layout: (in, out) weights, as the numpy
 reference and JAX keep them, where nn.Linear keeps (out, in)."""
 import assignment_1TORCH as tt
-import mnist_data
+from mlpbench.model import shared_init
 
 
 def model_params(model):
@@ -11,5 +11,5 @@ def model_params(model):
 
 def shared_model(seed):
     model = tt.MLP()
-    tt.load_shared(model, mnist_data.shared_init(seed))
+    tt.load_shared(model, shared_init(seed))
     return model

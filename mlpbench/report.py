@@ -1,7 +1,11 @@
-"""summary.md: the tables and findings computed from the runs' records (verdicts.py) and
-the machine they ran on. Nothing here is written in advance."""
-from verdicts import fmt, fmt_bytes, fmt_time, label, record_of, NAMES, FLOPS_PER_SAMPLE
-import verdicts as v
+"""summary.md: the tables and findings computed from the runs' records and the machine they
+ran on. Nothing here is written in advance."""
+from mlpbench import findings as fd
+from mlpbench import overheads
+from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats, config_of
+from mlpbench.findings import comparable
+from mlpbench.formatting import fmt, fmt_bytes, fmt_time, label
+from mlpbench.modes import FRAMEWORKS
 
 MAIN_COLUMNS = ("Batch Size", "Framework", "First Epoch (JIT)", "Avg. Steady State", "JIT overhead", "Samples/s",
                 "GFLOP/s", "% of matmul peak", "Final Val Acc", "Test Acc", "Time to {target}", "Peak RSS",
@@ -12,25 +16,28 @@ def table(header, rows):
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
+def main_row(c, s, fastest, epochs):
+    steady = fmt_time(s.steady)
+    if s.spread:
+        steady += f" ({fmt_time(s.spread[0])} to {fmt_time(s.spread[1])})"
+    tta = f"{fmt_time(s.tta)} (epoch {s.tta_epoch:g})" if s.tta is not None else f"not in {epochs} epochs"
+    ratio = f"{s.steady / fastest:.2f}x" if s.steady and fastest else "n/a"
+    return [str(c.batch), label(c), fmt_time(s.first), steady, fmt_time(s.jit), fmt(s.samples_per_s, ",.0f"),
+            fmt(s.gflops, ".1f"), fmt(s.peak_pct, ".1f") + "%", f"{s.val_acc:.4f}", f"{s.test_acc:.4f}", tta,
+            fmt_bytes(s.peak_rss), ratio]
+
+
 def main_table(stats, target, epochs):
-    on_gpu = any(s["peak_device"] is not None for s in stats.values())
+    on_gpu = any(s.peak_device is not None for s in stats.values())
     rows = []
     for batch in sorted({c.batch for c in stats}):
         keys = [c for c in stats if c.batch == batch]
         for c in keys:
             s = stats[c]
-            same_device = [stats[k]["steady"] for k in keys if stats[k]["steady"] and v.comparable(c, k, stats)]
-            steady = fmt_time(s["steady"])
-            if s["spread"]:
-                steady += f" ({fmt_time(s['spread'][0])} to {fmt_time(s['spread'][1])})"
-            tta = (f"{fmt_time(s['tta'])} (epoch {s['tta_epoch']:g})" if s["tta"] is not None
-                   else f"not in {epochs} epochs")
-            ratio = f"{s['steady'] / min(same_device):.2f}x" if s["steady"] and same_device else "n/a"
-            rows.append([str(batch), label(c), fmt_time(s["first"]), steady, fmt_time(s["jit"]),
-                         fmt(s["samples_per_s"], ",.0f"), fmt(s["gflops"], ".1f"), fmt(s["peak_pct"], ".1f") + "%",
-                         f"{s['val_acc']:.4f}", f"{s['test_acc']:.4f}", tta, fmt_bytes(s["peak_rss"]), ratio])
+            same_device = [stats[k].steady for k in keys if stats[k].steady and comparable(c, k, stats)]
+            rows.append(main_row(c, s, min(same_device) if same_device else None, epochs))
             if on_gpu:
-                rows[-1].insert(-1, fmt_bytes(s["peak_device"]))
+                rows[-1].insert(-1, fmt_bytes(s.peak_device))
     header = [h.format(target=f"{target:g} val acc") for h in MAIN_COLUMNS]
     if on_gpu:
         header.insert(-1, "Peak device memory")
@@ -41,26 +48,31 @@ def compile_table(stats):
     """Epoch 1's first step split into what it is made of, per configuration."""
     header = ["Batch Size", "Framework", "First step", "JAX trace", "JAX lower", "JAX compile", "torch.compile",
               "Graphs", "Graph breaks", "From cache", "Recompiles after epoch 1"]
+
     def cell(value, show=fmt_time):
         return "-" if value is None else show(value)  # "-": the mode has no such stage
     rows = []
     for c, s in sorted(stats.items(), key=lambda kv: kv[0].batch):
-        rows.append([str(c.batch), label(c), fmt_time(s["first_step"])]
-                    + [cell(s[k]) for k in ("jit_trace_s", "jit_lower_s", "jit_compile_s", "compile_s")]
-                    + [cell(s[k], lambda x: f"{x:g}") for k in ("graphs", "graph_breaks", "cache_hits",
-                                                                 "recompiles_late")])
+        rows.append([str(c.batch), label(c), fmt_time(s.first_step)]
+                    + [cell(v) for v in (s.jit_trace_s, s.jit_lower_s, s.jit_compile_s, s.compile_s)]
+                    + [cell(v, lambda x: f"{x:g}") for v in (s.graphs, s.graph_breaks, s.cache_hits,
+                                                              s.recompiles_late)])
     return table(header, rows)
+
+
+def bullets(lines):
+    return [f"- {line}" for line in lines]
 
 
 def summary(runs, meta):
     settings, peaks = meta["settings"], meta.get("probes", {})
     target, epochs = settings.get("target_acc", 0.85), settings["epochs"]
-    groups, stats = v.all_stats(runs, peaks, target)
+    groups, stats = all_stats(runs, peaks, target)
     seeds = settings.get("seeds") or [settings.get("seed", 0)]
-    samples = min((s["samples"] for s in stats.values()), default=0)
+    samples = min((s.samples for s in stats.values()), default=0)
     lines = ["# JAX vs PyTorch: 784-512-512-10 MLP on MNIST", ""]
-    warnings = v.device_warnings(stats) + v.noise_warnings(runs, stats, meta.get("cpu_count"))
-    lines += [f"- {w}" for w in warnings] + ([""] if warnings else [])
+    warnings = fd.device_warnings(stats) + fd.noise_warnings(runs, stats, meta.get("cpu_count"))
+    lines += bullets(warnings) + ([""] if warnings else [])
     init = ("batch order and init shared by both frameworks" if settings["init"] == "shared"
             else "batch order shared, each framework's own init")
     lines += [f"{epochs} epochs of {samples:,} samples, {init} (`--init {settings['init']}`), "
@@ -73,35 +85,34 @@ def summary(runs, meta):
               f"{FLOPS_PER_SAMPLE / 1e6:.2f} MFLOP per training sample; Time to {target:g} val acc is training "
               "time (epoch 1 included, evaluation not) until the end of the first epoch whose val accuracy reaches "
               "it, median over the runs that did; Peak RSS is the trainer process's peak resident memory.", ""]
-    findings = (v.speed_findings(groups, stats) + v.accuracy_findings(groups, settings)
-                + v.time_to_accuracy_findings(stats, target, epochs) + v.parity_findings(groups, settings)
-                + v.rate_finding(stats, peaks))
-    lines += ["## Findings", ""] + [f"- {f}" for f in findings] + [""]
+    found = (fd.speed_findings(stats) + fd.accuracy_findings(groups, settings)
+             + fd.time_to_accuracy_findings(stats, target, epochs) + fd.parity_findings(groups, settings)
+             + fd.rate_finding(stats, peaks))
+    lines += ["## Findings", ""] + bullets(found) + [""]
     lines += ["## The JIT: what it costs and when it pays", ""] + compile_table(stats) + [""]
-    jit = v.jit_share_lines(stats) + v.break_even_lines(groups, stats) + v.recompile_findings(stats)
-    lines += [f"- {f}" for f in jit] + [""]
-    cache = v.cache_findings(stats)
+    jit = overheads.jit_share_lines(stats) + overheads.break_even_lines(stats) + overheads.recompile_findings(stats)
+    lines += bullets(jit) + [""]
+    cache = overheads.cache_findings(stats)
     if cache:
-        lines += ["## Cold and warm compilation caches", ""] + [f"- {f}" for f in cache] + [""]
-    loader = v.loader_findings(stats)
+        lines += ["## Cold and warm compilation caches", ""] + bullets(cache) + [""]
+    loader = overheads.loader_findings(stats)
     if loader:
-        lines += ["## Input pipeline: torch DataLoader vs device-resident batches", ""]
-        lines += [f"- {f}" for f in loader] + [""]
+        lines += ["## Input pipeline: torch DataLoader vs device-resident batches", ""] + bullets(loader) + [""]
     lines += machine_lines(runs, meta)
-    failed = [r for r in runs if r["error"]]
+    failed = [r for r in runs if r.error]
     if failed or meta.get("interrupted"):
         lines += ["", "## Failed runs", ""]
-        lines += [f"- {label(v.config_of(r))}, batch {r['batch_size']}, seed {r.get('seed')}, "
-                  + ("the cache-filling run" if r.get("purpose") == "fill" else f"repeat {r['repeat']}")
-                  + f": {r['error']} (stderr tail in run_meta.json)" for r in failed]
+        lines += [f"- {label(config_of(r))}, batch {r.spec.batch_size}, seed {r.spec.seed}, "
+                  + ("the cache-filling run" if r.spec.purpose == "fill" else f"repeat {r.spec.repeat}")
+                  + f": {r.error} (stderr tail in run_meta.json)" for r in failed]
         if meta.get("interrupted"):
             lines.append("- the benchmark was interrupted: only the runs above the interruption are reported")
     return "\n".join(lines) + "\n"
 
 
 def machine_lines(runs, meta):
-    starts = [record_of(r, "start") for r in runs if record_of(r, "start")]
-    versions = sorted({f"{NAMES[s['framework']]} {s['framework_version']}" for s in starts})
+    starts = [r.start for r in runs if r.start]
+    versions = sorted({f"{FRAMEWORKS[s['framework']]} {s['framework_version']}" for s in starts})
     devices = sorted({f"{s['device_name']} ({s['device']})" for s in starts})
     threads = sorted({s["threads"] for s in starts if s.get("threads")})
     lines = ["## Machine", "",
@@ -112,10 +123,10 @@ def machine_lines(runs, meta):
              f"- command: `python {' '.join(meta['command'])}`, {meta['start_time']} to {meta.get('end_time', '?')}"]
     for framework, probe in meta.get("probes", {}).items():
         if "gflops" in probe:
-            lines.append(f"- {NAMES[framework]} fp32 matmul peak: {probe['gflops']:.1f} GFLOP/s "
+            lines.append(f"- {FRAMEWORKS[framework]} fp32 matmul peak: {probe['gflops']:.1f} GFLOP/s "
                          f"({probe['matmul_n']}^3 matmul, median of 5)")
-    loads = [r["load_avg_1m"] for r in runs if r.get("load_avg_1m") is not None]
-    others = [r["other_cores"] for r in runs if r.get("other_cores") is not None]
+    loads = [r.load_avg_1m for r in runs if r.load_avg_1m is not None]
+    others = [r.other_cores for r in runs if r.other_cores is not None]
     if loads:
         lines.append(f"- 1-minute load average at the start of each run: {min(loads):.2f} to {max(loads):.2f}"
                      + (f"; cores kept busy by other processes during the runs: {min(others):.2f} to "

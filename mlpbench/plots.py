@@ -10,9 +10,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from fileio import write_atomic  # noqa: E402
-from verdicts import (configs, epochs_of, label, record_of, representative, steady_time,  # noqa: E402
-                      time_to_target)
+from mlpbench.aggregate import configs, representative, steady_time, time_to_target  # noqa: E402
+from mlpbench.fileio import write_atomic  # noqa: E402
+from mlpbench.formatting import label  # noqa: E402
 
 MARKERS = {"jax": "o", "pytorch": "x"}
 
@@ -46,19 +46,19 @@ def training_curves(runs, path, target):
     # Identical curves lie on top of each other: earlier configurations are drawn wider,
     # so every one stays visible as a band around the next.
     widths = {c: 1.2 + 1.6 * (len(names) - 1 - i) for i, c in enumerate(names)}
-    seed = next(iter(groups.values()))[0]["seed"]
+    seed = next(iter(groups.values()))[0].spec.seed
     height = 3.4 * len(batches) + 1.0
     fig, axes = plt.subplots(len(batches), 2, figsize=(12, height), squeeze=False)
-    for row, batch in zip(axes, batches):
+    for row, batch in zip(axes, batches, strict=True):
         for key in names:
             config = chosen[key]._replace(batch=batch)
             if config not in groups:
                 continue
             run = representative(groups[config], seed)
-            recs = epochs_of(run)
+            recs = run.epochs
             x = [r["epoch"] for r in recs]
             style = dict(color=colors[key], lw=widths[key], marker=MARKERS[config.framework], markersize=5, alpha=0.85)
-            for ax, metric in zip(row, ("loss", "acc")):
+            for ax, metric in zip(row, ("loss", "acc"), strict=True):
                 ax.plot(x, [r[f"train_{metric}"] for r in recs], "-", **style)
                 ax.plot(x, [r[f"val_{metric}"] for r in recs], "--", **style)
             reached = time_to_target(run, target)
@@ -94,11 +94,11 @@ def epoch_times(runs, path):
     names = list(dict.fromkeys(c._replace(batch=0) for c in groups))
     colors, handles = styles(names)
     fig, (ax_time, ax_rate) = plt.subplots(1, 2, figsize=(13, 5.5))
-    linestyles = dict(zip(batches, ["-", "--", ":", "-."] * 4))
+    linestyles = dict(zip(batches, ["-", "--", ":", "-."] * 4, strict=False))
     for config, repeats in groups.items():
         key = config._replace(batch=0)
         for i, run in enumerate(repeats):
-            recs = epochs_of(run)
+            recs = run.epochs
             ax_time.plot([r["epoch"] for r in recs], [r["epoch_time_s"] for r in recs], linestyles[config.batch],
                          color=colors[key], marker=MARKERS[config.framework], alpha=1 if i == 0 else 0.35)
     ax_time.set(yscale="log", xlabel="epoch", ylabel="epoch time (s, log scale)",
@@ -113,13 +113,13 @@ def epoch_times(runs, path):
     for key in names:
         rates = []
         for batch in batches:
-            per_run = [record_of(r, "start")["steps_per_epoch"] * batch / steady_time(r)
+            per_run = [r.start["steps_per_epoch"] * batch / steady_time(r)
                        for r in groups.get(key._replace(batch=batch), []) if steady_time(r)]
             if per_run:
                 rates.append((batch, statistics.median(per_run), min(per_run), max(per_run)))
         if rates:
-            xs, ys, lo, hi = zip(*rates)
-            ax_rate.errorbar(xs, ys, yerr=[[y - l for y, l in zip(ys, lo)], [h - y for y, h in zip(ys, hi)]],
+            xs, ys, lo, hi = zip(*rates, strict=True)
+            ax_rate.errorbar(xs, ys, yerr=[[y - l for y, l in zip(ys, lo, strict=True)], [h - y for y, h in zip(ys, hi, strict=True)]],
                              color=colors[key], marker=MARKERS[key.framework], capsize=3, label=label(key))
     ax_rate.set(xscale="log", xlabel="batch size (log scale)", ylabel="training samples / s",
                 title="Steady-state throughput (median of epochs 2..E; bars: the runs' range)")

@@ -1,5 +1,5 @@
 """The input path most users write (--input loader): torchvision's MNIST dataset and a torch
-DataLoader, used by both trainers (DESIGN.md section 4).
+DataLoader, used by both trainers (docs/design.md, "Input").
 
 The dataset reads the data layer's verified files; the batch sampler yields this project's
 batch order, so a loader epoch trains on exactly the batches of a device-resident one. The
@@ -10,8 +10,8 @@ import torch.utils.data
 import torchvision
 from torchvision import transforms
 
-import bench_common as bc
-import mnist_data
+from mlpbench import data
+from mlpbench.cli import fail
 
 
 class EpochOrder(torch.utils.data.Sampler):
@@ -33,9 +33,9 @@ def make_loader(data_dir, workers, pin_memory):
     """A DataLoader of (images (B, 784) float32 in [0, 1], labels (B,) int64) and the sampler
     that sets its batch order. Bad data exits 2 with one line, as everywhere."""
     try:
-        root = mnist_data.torchvision_root(data_dir)
-    except mnist_data.DataError as e:
-        bc.fail(str(e))
+        root = data.torchvision_root(data_dir)
+    except data.DataError as e:
+        fail(str(e))
     dataset = torchvision.datasets.MNIST(root, train=True, download=False,
                                          transform=transforms.Compose([transforms.ToTensor(), torch.flatten]))
     sampler = EpochOrder()

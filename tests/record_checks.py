@@ -1,8 +1,9 @@
-"""Field-by-field check of a trainer's stdout against DESIGN.md section 4."""
+"""Field-by-field check of a trainer's stdout against the records of docs/design.md."""
 import json
 import math
 
-import bench_common as bc
+from mlpbench.cli import INPUTS
+from mlpbench.records import EPOCH_EXTRAS, RECORD_FIELDS
 
 
 def parse_records(stdout):
@@ -13,7 +14,7 @@ def check_records(records, framework, mode, batch_size, epochs, train_samples):
     assert [r["event"] for r in records] == ["start"] + ["epoch"] * epochs + ["end"]
     start, *epoch_records, end = records
     for record in records:
-        assert set(bc.RECORD_FIELDS[record["event"]]) <= set(record)
+        assert set(RECORD_FIELDS[record["event"]]) <= set(record)
     assert start["framework"] == framework and start["mode"] == mode
     assert start["batch_size"] == batch_size and start["epochs"] == epochs
     assert start["train_samples"] == train_samples
@@ -21,10 +22,10 @@ def check_records(records, framework, mode, batch_size, epochs, train_samples):
     assert start["device"] in ("cpu", "gpu") and start["device_name"]
     assert start["precision"] in ("highest", "tf32") and start["init"] in ("native", "shared")
     assert isinstance(start["framework_version"], str) and isinstance(start["lr"], float)
-    assert start["input"] in bc.INPUTS and start["compile_cache"] is None
+    assert start["input"] in INPUTS and start["compile_cache"] is None
     for i, r in enumerate(epoch_records, start=1):
         assert (r["framework"], r["mode"], r["batch_size"], r["epoch"]) == (framework, mode, batch_size, i)
-        assert set(bc.EPOCH_EXTRAS) <= set(r)
+        assert set(EPOCH_EXTRAS) <= set(r)
         assert r["epoch_time_s"] > 0 and r["eval_time_s"] > 0
         if i == 1:
             assert 0 < r["first_step_s"] <= r["epoch_time_s"]

@@ -1,5 +1,5 @@
-"""Running one trainer as a child process for the controller: its records checked as they
-arrive, a hung or crashed child reported with its stderr, the machine's load measured."""
+"""The controller's worker manager: one trainer run as a child process, its records checked as
+they arrive, a hung or crashed child reported with its stderr, the machine's load measured."""
 import json
 import os
 import queue
@@ -12,14 +12,15 @@ import threading
 import time
 from pathlib import Path
 
-import bench_common as bc
+from mlpbench.cli import log
+from mlpbench.records import RECORD_FIELDS
 
 
 def check_record(record, expected_event, epochs):
     """Why a parsed line is not the record expected next, or None when it is."""
-    if not isinstance(record, dict) or record.get("event") not in bc.RECORD_FIELDS:
+    if not isinstance(record, dict) or record.get("event") not in RECORD_FIELDS:
         return "not a start/epoch/end record"
-    missing = [f for f in bc.RECORD_FIELDS[record["event"]] if f not in record]
+    missing = [f for f in RECORD_FIELDS[record["event"]] if f not in record]
     if missing:
         return f"{record['event']} record lacks {', '.join(missing)}"
     if record["event"] != expected_event:
@@ -130,7 +131,7 @@ class Progress:
         if self.bar:
             self.bar.set_description(label)
         else:
-            bc.log(f"{label}: started")
+            log(f"{label}: started")
 
     def epoch(self, record, epochs):
         text = f"epoch {record['epoch']}/{epochs}, val acc {record['val_acc']:.4f}, {record['epoch_time_s']:.3f} s"
@@ -138,10 +139,10 @@ class Progress:
             self.bar.set_postfix_str(text)
             self.bar.update(1)
         else:
-            bc.log(f"{self.label}: {text}")
+            log(f"{self.label}: {text}")
 
     def message(self, text):
-        (self.bar.write if self.bar else bc.log)(text)
+        (self.bar.write if self.bar else log)(text)
 
     def close(self):
         if self.bar:

@@ -1,0 +1,136 @@
+"""Runs grouped into configurations, and each configuration's figures as a frozen dataclass
+(docs/design.md, "Summary"): what the report, the findings and the plots all read. No
+inference and no sentences here."""
+import statistics
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from mlpbench.model import flops_per_sample
+
+FLOPS_PER_SAMPLE = flops_per_sample()
+
+
+class Config(NamedTuple):
+    """What makes runs comparable repeats of one another: everything but seed and repeat."""
+    batch: int
+    framework: str
+    mode: str
+    input: str
+    cache: str
+
+
+def config_of(run):
+    s = run.spec
+    return Config(s.batch_size, s.framework, s.mode, s.input, s.cache)
+
+
+def steady_time(run):
+    """Median epoch time after the first: the first epoch carries the JIT."""
+    times = [r["epoch_time_s"] for r in run.epochs[1:]]
+    return statistics.median(times) if times else None
+
+
+def time_to_target(run, target):
+    """(training seconds, epoch) until validation accuracy first reaches target, epoch 1's
+    compilation included and evaluation excluded; None when it never does."""
+    elapsed = 0.0
+    for record in run.epochs:
+        elapsed += record["epoch_time_s"]
+        if record["val_acc"] >= target:
+            return elapsed, record["epoch"]
+    return None
+
+
+def representative(runs, seed):
+    """The run a curve is drawn from: the first of the given seed, else the first."""
+    return next((r for r in runs if r.spec.seed == seed), runs[0])
+
+
+def configs(runs):
+    """{Config: [finished timed runs]} in run order."""
+    groups = {}
+    for run in runs:
+        if run.error is None and run.spec.purpose == "timed":
+            groups.setdefault(config_of(run), []).append(run)
+    return groups
+
+
+def median_of(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+@dataclass(frozen=True)
+class ConfigStats:
+    """One configuration's figures over its runs. Medians over runs unless said otherwise;
+    None where no run has the figure."""
+    runs: int
+    first: float  # epoch 1's time, compilation included
+    first_step: float | None
+    steadies: tuple  # each run's steady time (median of epochs 2..E)
+    steady: float | None
+    spread: tuple | None  # (fastest, slowest) steady time across runs, with two runs or more
+    val_acc: float  # final epoch
+    best_val_acc: float  # the highest of any epoch of any run
+    test_acc: float
+    train_time: float  # all epochs
+    samples: int  # per epoch, the dropped partial batch aside
+    steps: int
+    devices: tuple  # device kinds the runs ran on
+    tta: float | None  # training time to the target accuracy, over the runs that reached it
+    tta_epoch: float | None
+    reached: int  # runs that reached the target
+    recompiles_late: int | None  # most compilations after epoch 1 in any run
+    peak_rss: float | None
+    peak_device: float | None
+    jit_trace_s: float | None
+    jit_lower_s: float | None
+    jit_compile_s: float | None
+    compile_s: float | None
+    graphs: float | None
+    graph_breaks: float | None
+    cache_hits: float | None
+    jit: float | None  # first - steady
+    samples_per_s: float | None
+    gflops: float | None
+    peak_pct: float | None  # of the same framework's measured matmul peak
+
+
+def recompiles_after_first(runs):
+    """Most compilations after epoch 1 in any run; None where the mode cannot count them."""
+    counts = [[e.get("recompiles") for e in r.epochs[1:]] for r in runs]
+    known = [sum(c for c in run if c is not None) for run in counts if any(c is not None for c in run)]
+    return max(known) if known else None
+
+
+def config_stats(runs, peaks, target):
+    firsts = [r.epochs[0] for r in runs]
+    steadies = tuple(s for s in map(steady_time, runs) if s is not None)
+    start = runs[0].start
+    reached = [t for t in (time_to_target(r, target) for r in runs) if t]
+    first, steady = median_of(e["epoch_time_s"] for e in firsts), median_of(steadies)
+    samples = start["steps_per_epoch"] * start["batch_size"]
+    samples_per_s = samples / steady if steady else None
+    gflops = samples_per_s * FLOPS_PER_SAMPLE / 1e9 if steady else None
+    peak = peaks.get(start["framework"], {}).get("gflops")
+    stages = {key: median_of(e.get(key) for e in firsts) for key in
+              ("jit_trace_s", "jit_lower_s", "jit_compile_s", "compile_s", "graphs", "graph_breaks", "cache_hits")}
+    return ConfigStats(
+        runs=len(runs), first=first, first_step=median_of(e["first_step_s"] for e in firsts),
+        steadies=steadies, steady=steady, spread=(min(steadies), max(steadies)) if len(steadies) > 1 else None,
+        val_acc=median_of(r.epochs[-1]["val_acc"] for r in runs),
+        best_val_acc=max(max(e["val_acc"] for e in r.epochs) for r in runs),
+        test_acc=median_of(r.end["test_acc"] for r in runs),
+        train_time=median_of(sum(e["epoch_time_s"] for e in r.epochs) for r in runs),
+        samples=samples, steps=start["steps_per_epoch"], devices=tuple(sorted({r.start["device"] for r in runs})),
+        tta=median_of(t for t, _ in reached), tta_epoch=median_of(e for _, e in reached), reached=len(reached),
+        recompiles_late=recompiles_after_first(runs),
+        peak_rss=median_of(r.end.get("peak_rss_bytes") for r in runs),
+        peak_device=median_of(r.end.get("peak_device_bytes") for r in runs),
+        jit=first - steady if steady is not None else None, samples_per_s=samples_per_s, gflops=gflops,
+        peak_pct=100 * gflops / peak if peak and gflops else None, **stages)
+
+
+def all_stats(runs, peaks, target):
+    groups = configs(runs)
+    return groups, {c: config_stats(rs, peaks, target) for c, rs in groups.items()}

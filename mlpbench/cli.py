@@ -1,0 +1,125 @@
+"""Command-line flags shared by the trainers and the controller, defined once (docs/design.md,
+"Flags"), and the one-line way every bad input is refused."""
+import argparse
+import math
+import sys
+
+from mlpbench import data, modes
+from mlpbench.records import EXIT_USAGE
+
+INPUTS = ("device", "loader")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad flags get one line on stderr and exit 2, not a usage dump."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def fail(message, code=EXIT_USAGE):
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def fraction(text):
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def train_limit(text):
+    value = positive_int(text)
+    if value > data.N_TRAIN:
+        raise argparse.ArgumentTypeError(f"must be <= {data.N_TRAIN}, got {value}")
+    return value
+
+
+def non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def add_run_flags(parser, init_default):
+    """Flags that the trainers take and the controller passes through unchanged."""
+    parser.add_argument("--lr", type=positive_float, default=0.01, help="SGD learning rate (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of init and batch order (default: %(default)s)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with the MNIST IDX files (default: $MNIST_DATA_DIR, else data/mnist/)")
+    parser.add_argument("--init", choices=("native", "shared"), default=init_default,
+                        help="native: framework's own init; shared: identical numpy init (default: %(default)s)")
+    parser.add_argument("--precision", choices=("highest", "tf32"), default="highest",
+                        help="fp32 matmuls, or TF32 allowed on GPUs (default: %(default)s)")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="where to train (default: %(default)s)")
+    parser.add_argument("--train-limit", type=train_limit, default=data.N_TRAIN,
+                        help="train on the first N of the 50,000 training images (default: %(default)s)")
+    parser.add_argument("--workers", type=non_negative_int, default=0,
+                        help="DataLoader worker processes for --input loader (default: %(default)s)")
+
+
+def trainer_parser(framework):
+    choices = modes.names(framework.lower())
+    parser = OneLineParser(description=f"Train the 784-512-512-10 MLP on MNIST with {framework}; "
+                           "JSON records on stdout, progress on stderr.")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default: %(default)s)")
+    parser.add_argument("--epochs", type=positive_int, default=10, help="epochs (default: %(default)s)")
+    parser.add_argument("--mode", choices=choices, default=choices[0], help="how the step runs (default: %(default)s)")
+    parser.add_argument("--input", choices=INPUTS, default="device",
+                        help="device: the split on the device, batches gathered there; loader: torchvision "
+                             "MNIST through a torch DataLoader, timed in the epoch (default: %(default)s)")
+    parser.add_argument("--compile-cache", default=None, metavar="DIR",
+                        help="keep compiled programs in DIR (JAX's persistent cache, Inductor's on-disk "
+                             "caches) and reuse them (default: none, every run compiles cold)")
+    add_run_flags(parser, init_default="native")
+    parser.add_argument("--probe", action="store_true",
+                        help="measure the device's fp32 matmul rate, print one record and exit")
+    return parser
+
+
+def parse_trainer_args(parser, argv=None):
+    args = parser.parse_args(argv)
+    check_batch_sizes(parser, [args.batch_size], args.train_limit)
+    if args.input == "loader" and modes.mode(args.mode).device_input_only:
+        parser.error(f"--mode {args.mode} runs over batches already on the device; use --input device")
+    if args.workers and args.input != "loader":
+        parser.error("--workers applies to --input loader only")
+    return args
+
+
+def check_batch_sizes(parser, batch_sizes, limit):
+    """A batch larger than the training set would give zero steps per epoch."""
+    for batch in batch_sizes:
+        if batch > limit:
+            parser.error(f"batch size {batch} exceeds the {limit} training samples")
+
+
+def load_split(args):
+    """The split, cut to --train-limit; bad data exits 2 with one line."""
+    try:
+        split = data.load_mnist(args.data_dir)
+    except data.DataError as e:
+        fail(str(e))
+    n = args.train_limit
+    return split._replace(train_images=split.train_images[:n], train_labels=split.train_labels[:n])

@@ -1,0 +1,192 @@
+"""The summary's findings about the frameworks, as sentences computed from the aggregated
+figures (docs/design.md, "Findings"): speed with intervals, accuracy over seeds, time to
+accuracy, parity of the curves, the fastest rate, and the warnings that come first."""
+import itertools
+import math
+import statistics
+
+from mlpbench.aggregate import config_of, configs, representative
+from mlpbench.formatting import fmt, fmt_time, label
+from mlpbench.inference import paired_difference, ratio_interval
+from mlpbench.modes import FRAMEWORKS
+
+NOISY_SPREAD = 0.10  # of the median, as torch.utils.benchmark warns
+
+
+def comparable(a, b, stats):
+    """Runs on different kinds of device are never compared."""
+    return stats[a].devices == stats[b].devices and len(stats[a].devices) == 1
+
+
+def device_warnings(stats):
+    kinds = {}
+    for config, s in stats.items():
+        for device in s.devices:
+            kinds.setdefault(device, []).append(label(config))
+    if len(kinds) < 2:
+        return []
+    where = "; ".join(f"on {d}: {', '.join(dict.fromkeys(names))}" for d, names in sorted(kinds.items()))
+    return [f"WARNING: these runs did not all run on the same kind of device ({where}). Speeds across "
+            "devices are not compared: those pairs are left out of every ratio below."]
+
+
+def busy_cores(run):
+    """How busy other work kept the machine during a run: the cores other processes used,
+    or where that was not measured, the 1-minute load average at the run's start."""
+    measured = run.other_cores
+    return (measured if measured is not None else run.load_avg_1m) or 0
+
+
+def noise_warnings(runs, stats, cpu_count):
+    out = []
+    half = (cpu_count or 2) / 2
+    busy = [r for rs in configs(runs).values() for r in rs if busy_cores(r) > half]
+    if busy:
+        worst = max(busy, key=busy_cores)
+        out.append(f"WARNING: {len(busy)} run(s) shared the machine with other work (other processes kept more "
+                   f"than {half:g} of {cpu_count} cores busy; worst: {label(config_of(worst))}, seed "
+                   f"{worst.spec.seed}, repeat {worst.spec.repeat}: {fmt(worst.other_cores, '.1f')} cores, "
+                   f"1-min load {fmt(worst.load_avg_1m, '.2f')} at its start). Their times are suspect.")
+    noisy = [(c, s) for c, s in stats.items()
+             if s.spread and s.steady and (s.spread[1] - s.spread[0]) / s.steady > NOISY_SPREAD]
+    if noisy:
+        out.append(f"WARNING: noisy measurements: the steady epochs of {len(noisy)} configuration(s) range more "
+                   f"than {100 * NOISY_SPREAD:.0f}% of their median across runs: " + "; ".join(
+                       f"{label(c)}, batch {c.batch}: {fmt_time(s.spread[0])} to {fmt_time(s.spread[1])} "
+                       f"({100 * (s.spread[1] - s.spread[0]) / s.steady:.0f}%)" for c, s in noisy) + ".")
+    return out
+
+
+def speed_sentence(fast, slow, stats):
+    """'X is N x faster than Y', with its interval or the word that it is one measurement."""
+    tf, ts = stats[fast].steady, stats[slow].steady
+    if f"{ts / tf:.2f}" == "1.00":
+        text = f"{label(fast)} and {label(slow)} take the same time per steady epoch ({fmt_time(tf)} vs {fmt_time(ts)}"
+    else:
+        text = (f"{label(fast)} is {ts / tf:.2f}x faster than {label(slow)} in steady state "
+                f"({fmt_time(tf)} vs {fmt_time(ts)} per epoch")
+    interval = ratio_interval(stats[slow].steadies, stats[fast].steadies)
+    if interval is None:
+        return text + "; a single measurement each, no interval)."
+    lo, hi = interval
+    text += f"; 95% bootstrap interval {lo:.2f}x to {hi:.2f}x over {stats[fast].runs} and {stats[slow].runs} runs)"
+    return text + (": within noise." if lo <= 1 <= hi else ".")
+
+
+def speed_findings(stats):
+    out = []
+    for batch, input_ in dict.fromkeys((c.batch, c.input) for c in stats):
+        # Warm-cache runs differ from cold ones in epoch 1 only: the steady state is compared cold.
+        cache = "cold" if any((c.batch, c.input, c.cache) == (batch, input_, "cold") for c in stats) else "warm"
+        best = {}
+        for c, s in stats.items():
+            if (c.batch, c.input, c.cache) == (batch, input_, cache) and s.steady is not None:
+                if c.framework not in best or s.steady < stats[best[c.framework]].steady:
+                    best[c.framework] = c
+        if len(best) == 2:
+            fast, slow = sorted(best.values(), key=lambda c: stats[c].steady)
+            if comparable(fast, slow, stats):
+                out.append(f"Batch {batch}: " + speed_sentence(fast, slow, stats))
+    return out
+
+
+def accuracy_findings(groups, settings):
+    """Final validation accuracy per framework over seeds, and the paired JAX - PyTorch gap."""
+    out = []
+    for batch in sorted({c.batch for c in groups}):
+        per_seed = {}
+        for c, runs in groups.items():
+            if c.batch == batch:
+                for r in runs:
+                    per_seed.setdefault(c.framework, {}).setdefault(r.spec.seed, []).append(r.epochs[-1]["val_acc"])
+        if len(per_seed) < 2:
+            continue
+        seeds = sorted(set(per_seed["jax"]) & set(per_seed["pytorch"]))
+        if len(seeds) < 2:
+            continue
+        jax, torch = ([statistics.mean(per_seed[f][s]) for s in seeds] for f in ("jax", "pytorch"))
+        mean, (lo, hi), p = paired_difference(jax, torch)
+        text = (f"Batch {batch}, final val accuracy over {len(seeds)} seeds (mean ± SD): JAX "
+                f"{statistics.mean(jax):.4f} ± {statistics.stdev(jax):.4f}, PyTorch {statistics.mean(torch):.4f} ± "
+                f"{statistics.stdev(torch):.4f}; JAX - PyTorch = {mean:+.4f}, 95% interval {lo:+.4f} to {hi:+.4f}")
+        text += f" (paired t-test by seed, p = {p:.2g}): " if p is not None else " (the same gap at every seed): "
+        if lo > 0 or hi < 0:
+            higher = "JAX" if mean > 0 else "PyTorch"
+            text += f"{higher} is higher, by {abs(mean):.4f} ({abs(mean) * 1e4:.0f} of 10,000 validation images)."
+        else:
+            text += "no difference detected."
+        if settings.get("init") == "shared":
+            text += (" With --init shared both start from identical weights by construction, so this compares "
+                     "their arithmetic, not their initialisations.")
+        out.append(text)
+    return out
+
+
+def time_to_accuracy_findings(stats, target, epochs):
+    out = []
+    for batch in sorted({c.batch for c in stats}):
+        rows = [(c, s) for c, s in stats.items() if c.batch == batch and c.cache == "cold"] or \
+               [(c, s) for c, s in stats.items() if c.batch == batch]
+        done = sorted(((s.tta, c, s) for c, s in rows if s.tta is not None), key=lambda t: t[0])
+        if not done:
+            best = max(s.best_val_acc for _, s in rows)
+            out.append(f"Batch {batch}: no run reached val accuracy {target:g} in {epochs} epochs "
+                       f"(best {best:.4f}).")
+            continue
+        parts = [f"{label(c)} {fmt_time(t)} (epoch {s.tta_epoch:g}"
+                 + (f", {s.reached} of {s.runs} runs)" if s.reached < s.runs else ")")
+                 for t, c, s in done]
+        missing = [label(c) for c, s in rows if s.tta is None]
+        out.append(f"Batch {batch}: time to val accuracy {target:g} (training time, epoch 1 included): "
+                   + ", ".join(parts) + (f"; not reached in {epochs} epochs: {', '.join(missing)}" if missing else "")
+                   + ".")
+    return out
+
+
+def curve_gap(a, b):
+    """The largest gap between two curves per figure; a non-finite loss makes it infinite
+    (max() alone would drop or keep NaN by position)."""
+    return {k: max(abs(x[k] - y[k]) if math.isfinite(x[k] - y[k]) else math.inf for x, y in zip(a, b, strict=True))
+            for k in ("val_acc", "train_loss", "val_loss")}
+
+
+def parity_findings(groups, settings):
+    """Largest gaps between the curves of different frameworks at one batch size (first seed,
+    first repeat of each configuration)."""
+    out = []
+    seed = (settings.get("seeds") or [settings.get("seed", 0)])[0]
+    for batch in sorted({c.batch for c in groups}):
+        curves = {c: representative(rs, seed).epochs for c, rs in groups.items() if c.batch == batch}
+        gaps = [curve_gap(ca, cb) for (a, ca), (b, cb) in itertools.combinations(curves.items(), 2)
+                if a.framework != b.framework and len(ca) == len(cb)]
+        if not gaps:
+            continue
+        worst = {k: max(g[k] for g in gaps) for k in ("val_acc", "train_loss", "val_loss")}
+        names = ", ".join(dict.fromkeys(label(c) for c in curves))
+        if not all(map(math.isfinite, worst.values())):
+            out.append(f"Batch {batch}: the curves of {names} cannot be compared: some losses are not finite.")
+            continue
+        if settings.get("init") == "shared":
+            agree = "follow the same curve" if worst["val_acc"] < 5e-4 else "do NOT follow the same curve"
+        else:  # different starting weights: the accuracy verdict over seeds is the comparison
+            agree = f"start from different weights (--init {settings.get('init')}), so no match is expected (seed {seed})"
+        out.append(f"Batch {batch}: the JAX and PyTorch runs ({names}) {agree}: across frameworks, over "
+                   f"{len(next(iter(curves.values())))} epochs, val accuracy differs by at most {worst['val_acc']:.4f}, "
+                   f"train loss by at most {worst['train_loss']:.1e}, val loss by at most {worst['val_loss']:.1e}.")
+    for c, runs in groups.items():
+        bad = [r["epoch"] for r in runs[0].epochs if not math.isfinite(r["train_loss"])]
+        if bad:
+            out.append(f"{label(c)}, batch {c.batch}: the run DIVERGED, train loss not finite from epoch {bad[0]} "
+                       f"(lr {settings.get('lr')}); its accuracies mean nothing.")
+    return out
+
+
+def rate_finding(stats, peaks):
+    rated = [(s.gflops, c) for c, s in stats.items() if s.gflops]
+    if not rated:
+        return []
+    gflops, c = max(rated)
+    peak = peaks.get(c.framework, {}).get("gflops")
+    text = f"Fastest training rate: {gflops:.1f} GFLOP/s ({label(c)}, batch {c.batch})"
+    return [text + (f", {100 * gflops / peak:.0f}% of the {peak:.0f} GFLOP/s fp32 matmul peak that "
+                    f"{FRAMEWORKS[c.framework]} measured on this device." if peak else ".")]

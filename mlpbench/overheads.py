@@ -1,0 +1,106 @@
+"""The summary's findings about what comes on top of the training itself: the JIT's share and
+when it pays, recompilations, compilation caches, and the DataLoader (docs/design.md,
+"Findings"). Sentences computed from the aggregated figures."""
+import numpy as np
+
+from mlpbench import modes
+from mlpbench.aggregate import Config
+from mlpbench.findings import comparable
+from mlpbench.formatting import fmt_time, label
+from mlpbench.inference import ratio_interval
+
+
+def jit_share_lines(stats):
+    """The JIT overhead as a share of training time, per mode across batch sizes, and which
+    way it moves as the batch grows."""
+    out = []
+    for name in dict.fromkeys((c.framework, c.mode, c.input, c.cache) for c in stats):
+        rows = sorted((c.batch, s) for c, s in stats.items() if (c.framework, c.mode, c.input, c.cache) == name
+                      and s.jit is not None and s.train_time)
+        if not rows:
+            continue
+        shares = [100 * s.jit / s.train_time for _, s in rows]
+        text = f"{label(Config(0, *name))}: JIT overhead " + ", ".join(
+            f"{fmt_time(s.jit)} = {share:.1f}% of training at batch {b}" for (b, s), share in zip(rows, shares, strict=True))
+        if len(rows) > 1:
+            diffs = np.diff(shares)
+            trend = ("falls" if (diffs < 0).all() else "rises" if (diffs > 0).all() else "does not move one way")
+            text += f"; the share {trend} as the batch grows"
+        out.append(text + ".")
+    return out
+
+
+def break_even_baselines(config, stats):
+    """The configurations a mode pays up front against (the modes table's break_even entries)."""
+    for versus in modes.mode(config.mode).weighed_against:
+        if not versus.break_even:
+            continue
+        base = config._replace(mode=versus.other)
+        if base not in stats and not modes.mode(versus.other).cacheable:
+            base = base._replace(cache="cold")  # eager has no warm runs: its cold ones are the same
+        if base in stats and comparable(config, base, stats) and stats[config].steady is not None:
+            yield base
+
+
+def break_even_lines(stats):
+    """Epochs after which a compiled mode's total time drops below its uncompiled one's:
+    1 + (first-epoch difference) / (steady-state saving per epoch)."""
+    out = []
+    for c, s in stats.items():
+        for base in break_even_baselines(c, stats):
+            b = stats[base]
+            saving, cost = b.steady - s.steady, s.first - b.first
+            head = f"Batch {c.batch}: {label(c)} against {label(base)}: "
+            interval = ratio_interval(b.steadies, s.steadies)
+            if interval and interval[0] <= 1 <= interval[1]:
+                out.append(head + f"the steady-state saving ({fmt_time(saving)} per epoch) is within noise "
+                           f"(ratio interval {interval[0]:.2f}x to {interval[1]:.2f}x): no break-even can be claimed.")
+            elif saving <= 0:
+                out.append(head + f"never breaks even: it is not faster per steady epoch ({fmt_time(s.steady)} vs "
+                           f"{fmt_time(b.steady)}).")
+            elif cost <= 0:
+                out.append(head + f"ahead from epoch 1 (first epoch {fmt_time(s.first)} vs {fmt_time(b.first)}).")
+            else:
+                out.append(head + f"breaks even after {1 + cost / saving:,.1f} epochs (compile cost {fmt_time(cost)} "
+                           f"/ saving {fmt_time(saving)} per epoch)" + ("." if interval else "; single measurements."))
+    return out
+
+
+def recompile_findings(stats):
+    return [f"{label(c)}, batch {c.batch}: {s.recompiles_late:g} recompilation(s) after epoch 1: compile cost "
+            "counted as steady state (a second input shape, an uncommitted input)."
+            for c, s in stats.items() if s.recompiles_late]  # None or 0: nothing to report
+
+
+def cache_findings(stats):
+    out = []
+    for c, s in stats.items():
+        cold = c._replace(cache="cold")
+        if c.cache != "warm" or cold not in stats:
+            continue
+        k = stats[cold]
+        compile_key = "compile_s" if s.compile_s is not None else "jit_compile_s"
+        warm_compile, cold_compile = getattr(s, compile_key), getattr(k, compile_key)
+        text = (f"{label(cold)}, batch {c.batch}: first epoch {fmt_time(k.first)} cold, {fmt_time(s.first)} "
+                f"with a warm cache ({fmt_time(k.first - s.first)} saved")
+        if warm_compile is not None and cold_compile is not None:
+            text += f"; compile {fmt_time(cold_compile)} -> {fmt_time(warm_compile)}"
+        if s.cache_hits is not None:
+            text += f"; {s.cache_hits:g} program(s) read from the cache"
+        out.append(text + ").")
+    return out
+
+
+def loader_findings(stats):
+    out = []
+    for c, s in stats.items():
+        device = c._replace(input="device")
+        if c.input != "loader" or device not in stats or s.steady is None or stats[device].steady is None:
+            continue
+        d, extra = stats[device], s.steady - stats[device].steady
+        out.append(f"Batch {c.batch}, {label(device)}: DataLoader input {fmt_time(s.steady)} vs device-resident "
+                   f"{fmt_time(d.steady)} per steady epoch: {'+' if extra >= 0 else '-'}{fmt_time(abs(extra))} "
+                   f"per epoch, {extra / s.steps * 1e3:+.2f} ms per step ({s.steps} steps), "
+                   f"{extra / s.samples * 1e6:+.1f} µs per image; {s.steady / d.steady:.2f}x the "
+                   "device-resident time.")
+    return out

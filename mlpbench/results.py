@@ -1,0 +1,59 @@
+"""The controller's files of record: benchmark_results.csv, one row per epoch per run, and
+run_meta.json, the command, the machine and every run (docs/design.md, "Outputs"). Both are
+rewritten whole, atomically, after every run."""
+import csv
+import dataclasses
+import io
+import json
+
+from mlpbench.fileio import write_atomic
+from mlpbench.records import END_EXTRAS, EPOCH_EXTRAS, EPOCH_FIELDS, START_EXTRAS
+
+START_COLUMNS = ("seed", "lr", "init", "precision", "device", "device_name", "framework_version") + START_EXTRAS
+RUN_COLUMNS = ("repeat", "cache", "load_avg_1m", "other_cores", "status")
+END_COLUMNS = ("test_loss", "test_acc") + END_EXTRAS
+CSV_COLUMNS = (tuple(f for f in EPOCH_FIELDS + EPOCH_EXTRAS if f != "event")
+               + START_COLUMNS + RUN_COLUMNS + END_COLUMNS)
+
+
+def run_columns(run):
+    return {"repeat": run.spec.repeat, "cache": run.spec.cache, "load_avg_1m": run.load_avg_1m,
+            "other_cores": run.other_cores, "status": run.status}
+
+
+def csv_rows(run):
+    """One CSV row per epoch of a run; the run's test figures and peak memory on its last row."""
+    start, end, epochs = run.start, run.end, run.epochs
+    rows = []
+    for i, record in enumerate(epochs):
+        row = {k: record[k] for k in CSV_COLUMNS if k in record}
+        row.update({k: start.get(k) for k in START_COLUMNS})
+        row.update(run_columns(run))
+        if i == len(epochs) - 1:
+            row.update({k: end.get(k) for k in END_COLUMNS})
+        rows.append(row)
+    return rows
+
+
+def write_csv(path, runs):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for run in runs:
+        if run.spec.purpose == "timed":
+            writer.writerows(csv_rows(run))
+    write_atomic(path, lambda f: f.write(text.getvalue().encode()))
+
+
+def describe(run):
+    """A run as run_meta.json lists it: its spec, the machine around it, its outcome, and
+    the versions and device its start record gave."""
+    fields = {k: v for k, v in dataclasses.asdict(run).items() if k not in ("spec", "records")}
+    return {**dataclasses.asdict(run.spec), **fields,
+            **{k: run.start.get(k) for k in ("framework_version", "device", "device_name")}}
+
+
+def write_meta(path, meta, runs, label):
+    meta = dict(meta, runs=[describe(r) for r in runs],
+                failed_runs=[f"{label(r.spec)}: {r.error}" for r in runs if r.error])
+    write_atomic(path, lambda f: f.write(json.dumps(meta, indent=2).encode()))

@@ -1,0 +1,25 @@
+"""Running the project's scripts as a user would, and finding the real MNIST (never fetched:
+tests touch no network)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mlpbench import data
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def real_mnist_dir():
+    """The folder with real MNIST, or None."""
+    directory = data.data_dir()
+    if all(data.find_file(directory, name) for name in data.FILES):
+        return directory
+    return None
+
+
+def run_script(script, *args, timeout=300, env=None):
+    """Run a project script as a user would; returns the CompletedProcess."""
+    return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, cwd=ROOT)
