@@ -114,16 +114,20 @@ def config_stats(runs, peaks, target):
     gflops = samples_per_s * FLOPS_PER_SAMPLE / 1e9 if steady else None
     peak = peaks.get(start["framework"], {}).get("gflops")
     stages = {key: median_of(e.get(key) for e in firsts) for key in
-              ("jit_trace_s", "jit_lower_s", "jit_compile_s", "compile_s", "graphs", "graph_breaks", "cache_hits")}
+              ("jit_trace_s", "jit_lower_s", "jit_compile_s", "compile_s", "graphs", "graph_breaks",
+               "cache_hits")}
     return ConfigStats(
         runs=len(runs), first=first, first_step=median_of(e["first_step_s"] for e in firsts),
-        steadies=steadies, steady=steady, spread=(min(steadies), max(steadies)) if len(steadies) > 1 else None,
+        steadies=steadies, steady=steady,
+        spread=(min(steadies), max(steadies)) if len(steadies) > 1 else None,
         val_acc=median_of(r.epochs[-1]["val_acc"] for r in runs),
         best_val_acc=max(max(e["val_acc"] for e in r.epochs) for r in runs),
         test_acc=median_of(r.end["test_acc"] for r in runs),
         train_time=median_of(sum(e["epoch_time_s"] for e in r.epochs) for r in runs),
-        samples=samples, steps=start["steps_per_epoch"], devices=tuple(sorted({r.start["device"] for r in runs})),
-        tta=median_of(t for t, _ in reached), tta_epoch=median_of(e for _, e in reached), reached=len(reached),
+        samples=samples, steps=start["steps_per_epoch"],
+        devices=tuple(sorted({r.start["device"] for r in runs})),
+        tta=median_of(t for t, _ in reached), tta_epoch=median_of(e for _, e in reached),
+        reached=len(reached),
         recompiles_late=recompiles_after_first(runs),
         peak_rss=median_of(r.end.get("peak_rss_bytes") for r in runs),
         peak_device=median_of(r.end.get("peak_device_bytes") for r in runs),

@@ -134,7 +134,8 @@ class Progress:
             log(f"{label}: started")
 
     def epoch(self, record, epochs):
-        text = f"epoch {record['epoch']}/{epochs}, val acc {record['val_acc']:.4f}, {record['epoch_time_s']:.3f} s"
+        text = (f"epoch {record['epoch']}/{epochs}, val acc {record['val_acc']:.4f}, "
+                f"{record['epoch_time_s']:.3f} s")
         if self.bar:
             self.bar.set_postfix_str(text)
             self.bar.update(1)

@@ -43,15 +43,15 @@ def noise_warnings(runs, stats, cpu_count):
     busy = [r for rs in configs(runs).values() for r in rs if busy_cores(r) > half]
     if busy:
         worst = max(busy, key=busy_cores)
-        out.append(f"WARNING: {len(busy)} run(s) shared the machine with other work (other processes kept more "
-                   f"than {half:g} of {cpu_count} cores busy; worst: {label(config_of(worst))}, seed "
+        out.append(f"WARNING: {len(busy)} run(s) shared the machine with other work (other processes kept "
+                   f"more than {half:g} of {cpu_count} cores busy; worst: {label(config_of(worst))}, seed "
                    f"{worst.spec.seed}, repeat {worst.spec.repeat}: {fmt(worst.other_cores, '.1f')} cores, "
                    f"1-min load {fmt(worst.load_avg_1m, '.2f')} at its start). Their times are suspect.")
     noisy = [(c, s) for c, s in stats.items()
              if s.spread and s.steady and (s.spread[1] - s.spread[0]) / s.steady > NOISY_SPREAD]
     if noisy:
-        out.append(f"WARNING: noisy measurements: the steady epochs of {len(noisy)} configuration(s) range more "
-                   f"than {100 * NOISY_SPREAD:.0f}% of their median across runs: " + "; ".join(
+        out.append(f"WARNING: noisy measurements: the steady epochs of {len(noisy)} configuration(s) "
+                   f"range more than {100 * NOISY_SPREAD:.0f}% of their median across runs: " + "; ".join(
                        f"{label(c)}, batch {c.batch}: {fmt_time(s.spread[0])} to {fmt_time(s.spread[1])} "
                        f"({100 * (s.spread[1] - s.spread[0]) / s.steady:.0f}%)" for c, s in noisy) + ".")
     return out
@@ -61,7 +61,8 @@ def speed_sentence(fast, slow, stats):
     """'X is N x faster than Y', with its interval or the word that it is one measurement."""
     tf, ts = stats[fast].steady, stats[slow].steady
     if f"{ts / tf:.2f}" == "1.00":
-        text = f"{label(fast)} and {label(slow)} take the same time per steady epoch ({fmt_time(tf)} vs {fmt_time(ts)}"
+        text = (f"{label(fast)} and {label(slow)} take the same time per steady epoch "
+                f"({fmt_time(tf)} vs {fmt_time(ts)}")
     else:
         text = (f"{label(fast)} is {ts / tf:.2f}x faster than {label(slow)} in steady state "
                 f"({fmt_time(tf)} vs {fmt_time(ts)} per epoch")
@@ -69,7 +70,8 @@ def speed_sentence(fast, slow, stats):
     if interval is None:
         return text + "; a single measurement each, no interval)."
     lo, hi = interval
-    text += f"; 95% bootstrap interval {lo:.2f}x to {hi:.2f}x over {stats[fast].runs} and {stats[slow].runs} runs)"
+    text += (f"; 95% bootstrap interval {lo:.2f}x to {hi:.2f}x "
+             f"over {stats[fast].runs} and {stats[slow].runs} runs)")
     return text + (": within noise." if lo <= 1 <= hi else ".")
 
 
@@ -77,7 +79,8 @@ def speed_findings(stats):
     out = []
     for batch, input_ in dict.fromkeys((c.batch, c.input) for c in stats):
         # Warm-cache runs differ from cold ones in epoch 1 only: the steady state is compared cold.
-        cache = "cold" if any((c.batch, c.input, c.cache) == (batch, input_, "cold") for c in stats) else "warm"
+        cache = ("cold" if any((c.batch, c.input, c.cache) == (batch, input_, "cold") for c in stats)
+                 else "warm")
         best = {}
         for c, s in stats.items():
             if (c.batch, c.input, c.cache) == (batch, input_, cache) and s.steady is not None:
@@ -98,7 +101,8 @@ def accuracy_findings(groups, settings):
         for c, runs in groups.items():
             if c.batch == batch:
                 for r in runs:
-                    per_seed.setdefault(c.framework, {}).setdefault(r.spec.seed, []).append(r.epochs[-1]["val_acc"])
+                    per_seed.setdefault(c.framework, {}).setdefault(r.spec.seed, []).append(
+                        r.epochs[-1]["val_acc"])
         if len(per_seed) < 2:
             continue
         seeds = sorted(set(per_seed["jax"]) & set(per_seed["pytorch"]))
@@ -107,17 +111,20 @@ def accuracy_findings(groups, settings):
         jax, torch = ([statistics.mean(per_seed[f][s]) for s in seeds] for f in ("jax", "pytorch"))
         mean, (lo, hi), p = paired_difference(jax, torch)
         text = (f"Batch {batch}, final val accuracy over {len(seeds)} seeds (mean ± SD): JAX "
-                f"{statistics.mean(jax):.4f} ± {statistics.stdev(jax):.4f}, PyTorch {statistics.mean(torch):.4f} ± "
-                f"{statistics.stdev(torch):.4f}; JAX - PyTorch = {mean:+.4f}, 95% interval {lo:+.4f} to {hi:+.4f}")
-        text += f" (paired t-test by seed, p = {p:.2g}): " if p is not None else " (the same gap at every seed): "
+                f"{statistics.mean(jax):.4f} ± {statistics.stdev(jax):.4f}, "
+                f"PyTorch {statistics.mean(torch):.4f} ± {statistics.stdev(torch):.4f}; "
+                f"JAX - PyTorch = {mean:+.4f}, 95% interval {lo:+.4f} to {hi:+.4f}")
+        text += (f" (paired t-test by seed, p = {p:.2g}): " if p is not None
+                 else " (the same gap at every seed): ")
         if lo > 0 or hi < 0:
             higher = "JAX" if mean > 0 else "PyTorch"
-            text += f"{higher} is higher, by {abs(mean):.4f} ({abs(mean) * 1e4:.0f} of 10,000 validation images)."
+            text += (f"{higher} is higher, by {abs(mean):.4f} "
+                     f"({abs(mean) * 1e4:.0f} of 10,000 validation images).")
         else:
             text += "no difference detected."
         if settings.get("init") == "shared":
-            text += (" With --init shared both start from identical weights by construction, so this compares "
-                     "their arithmetic, not their initialisations.")
+            text += (" With --init shared both start from identical weights by construction, "
+                     "so this compares their arithmetic, not their initialisations.")
         out.append(text)
     return out
 
@@ -138,7 +145,8 @@ def time_to_accuracy_findings(stats, target, epochs):
                  for t, c, s in done]
         missing = [label(c) for c, s in rows if s.tta is None]
         out.append(f"Batch {batch}: time to val accuracy {target:g} (training time, epoch 1 included): "
-                   + ", ".join(parts) + (f"; not reached in {epochs} epochs: {', '.join(missing)}" if missing else "")
+                   + ", ".join(parts)
+                   + (f"; not reached in {epochs} epochs: {', '.join(missing)}" if missing else "")
                    + ".")
     return out
 
@@ -146,7 +154,8 @@ def time_to_accuracy_findings(stats, target, epochs):
 def curve_gap(a, b):
     """The largest gap between two curves per figure; a non-finite loss makes it infinite
     (max() alone would drop or keep NaN by position)."""
-    return {k: max(abs(x[k] - y[k]) if math.isfinite(x[k] - y[k]) else math.inf for x, y in zip(a, b, strict=True))
+    return {k: max(abs(x[k] - y[k]) if math.isfinite(x[k] - y[k]) else math.inf
+                   for x, y in zip(a, b, strict=True))
             for k in ("val_acc", "train_loss", "val_loss")}
 
 
@@ -164,19 +173,24 @@ def parity_findings(groups, settings):
         worst = {k: max(g[k] for g in gaps) for k in ("val_acc", "train_loss", "val_loss")}
         names = ", ".join(dict.fromkeys(label(c) for c in curves))
         if not all(map(math.isfinite, worst.values())):
-            out.append(f"Batch {batch}: the curves of {names} cannot be compared: some losses are not finite.")
+            out.append(f"Batch {batch}: the curves of {names} cannot be compared: "
+                       "some losses are not finite.")
             continue
         if settings.get("init") == "shared":
             agree = "follow the same curve" if worst["val_acc"] < 5e-4 else "do NOT follow the same curve"
         else:  # different starting weights: the accuracy verdict over seeds is the comparison
-            agree = f"start from different weights (--init {settings.get('init')}), so no match is expected (seed {seed})"
+            agree = (f"start from different weights (--init {settings.get('init')}), "
+                     f"so no match is expected (seed {seed})")
         out.append(f"Batch {batch}: the JAX and PyTorch runs ({names}) {agree}: across frameworks, over "
-                   f"{len(next(iter(curves.values())))} epochs, val accuracy differs by at most {worst['val_acc']:.4f}, "
-                   f"train loss by at most {worst['train_loss']:.1e}, val loss by at most {worst['val_loss']:.1e}.")
+                   f"{len(next(iter(curves.values())))} epochs, "
+                   f"val accuracy differs by at most {worst['val_acc']:.4f}, "
+                   f"train loss by at most {worst['train_loss']:.1e}, "
+                   f"val loss by at most {worst['val_loss']:.1e}.")
     for c, runs in groups.items():
         bad = [r["epoch"] for r in runs[0].epochs if not math.isfinite(r["train_loss"])]
         if bad:
-            out.append(f"{label(c)}, batch {c.batch}: the run DIVERGED, train loss not finite from epoch {bad[0]} "
+            out.append(f"{label(c)}, batch {c.batch}: the run DIVERGED, "
+                       f"train loss not finite from epoch {bad[0]} "
                        f"(lr {settings.get('lr')}); its accuracies mean nothing.")
     return out
 

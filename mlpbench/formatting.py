@@ -19,4 +19,5 @@ def fmt_bytes(value):
 def label(config):
     """A configuration's name, its batch size aside: "JAX step (loader) (warm cache)"."""
     text = modes.mode(config.mode).display
-    return text + "".join([" (loader)"] * (config.input == "loader") + [" (warm cache)"] * (config.cache == "warm"))
+    return text + "".join([" (loader)"] * (config.input == "loader")
+                          + [" (warm cache)"] * (config.cache == "warm"))

@@ -15,16 +15,19 @@ def jit_share_lines(stats):
     way it moves as the batch grows."""
     out = []
     for name in dict.fromkeys((c.framework, c.mode, c.input, c.cache) for c in stats):
-        rows = sorted((c.batch, s) for c, s in stats.items() if (c.framework, c.mode, c.input, c.cache) == name
+        rows = sorted((c.batch, s) for c, s in stats.items()
+                      if (c.framework, c.mode, c.input, c.cache) == name
                       and s.jit is not None and s.train_time)
         if not rows:
             continue
         shares = [100 * s.jit / s.train_time for _, s in rows]
         text = f"{label(Config(0, *name))}: JIT overhead " + ", ".join(
-            f"{fmt_time(s.jit)} = {share:.1f}% of training at batch {b}" for (b, s), share in zip(rows, shares, strict=True))
+            f"{fmt_time(s.jit)} = {share:.1f}% of training at batch {b}"
+            for (b, s), share in zip(rows, shares, strict=True))
         if len(rows) > 1:
             diffs = np.diff(shares)
-            trend = ("falls" if (diffs < 0).all() else "rises" if (diffs > 0).all() else "does not move one way")
+            trend = ("falls" if (diffs < 0).all() else "rises" if (diffs > 0).all()
+                     else "does not move one way")
             text += f"; the share {trend} as the batch grows"
         out.append(text + ".")
     return out
@@ -54,21 +57,24 @@ def break_even_lines(stats):
             interval = ratio_interval(b.steadies, s.steadies)
             if interval and interval[0] <= 1 <= interval[1]:
                 out.append(head + f"the steady-state saving ({fmt_time(saving)} per epoch) is within noise "
-                           f"(ratio interval {interval[0]:.2f}x to {interval[1]:.2f}x): no break-even can be claimed.")
+                           f"(ratio interval {interval[0]:.2f}x to {interval[1]:.2f}x): "
+                           "no break-even can be claimed.")
             elif saving <= 0:
-                out.append(head + f"never breaks even: it is not faster per steady epoch ({fmt_time(s.steady)} vs "
-                           f"{fmt_time(b.steady)}).")
+                out.append(head + f"never breaks even: it is not faster per steady epoch "
+                           f"({fmt_time(s.steady)} vs {fmt_time(b.steady)}).")
             elif cost <= 0:
-                out.append(head + f"ahead from epoch 1 (first epoch {fmt_time(s.first)} vs {fmt_time(b.first)}).")
+                out.append(head + f"ahead from epoch 1 "
+                           f"(first epoch {fmt_time(s.first)} vs {fmt_time(b.first)}).")
             else:
-                out.append(head + f"breaks even after {1 + cost / saving:,.1f} epochs (compile cost {fmt_time(cost)} "
-                           f"/ saving {fmt_time(saving)} per epoch)" + ("." if interval else "; single measurements."))
+                out.append(head + f"breaks even after {1 + cost / saving:,.1f} epochs "
+                           f"(compile cost {fmt_time(cost)} / saving {fmt_time(saving)} per epoch)"
+                           + ("." if interval else "; single measurements."))
     return out
 
 
 def recompile_findings(stats):
-    return [f"{label(c)}, batch {c.batch}: {s.recompiles_late:g} recompilation(s) after epoch 1: compile cost "
-            "counted as steady state (a second input shape, an uncommitted input)."
+    return [f"{label(c)}, batch {c.batch}: {s.recompiles_late:g} recompilation(s) after epoch 1: "
+            "compile cost counted as steady state (a second input shape, an uncommitted input)."
             for c, s in stats.items() if s.recompiles_late]  # None or 0: nothing to report
 
 
@@ -98,8 +104,9 @@ def loader_findings(stats):
         if c.input != "loader" or device not in stats or s.steady is None or stats[device].steady is None:
             continue
         d, extra = stats[device], s.steady - stats[device].steady
-        out.append(f"Batch {c.batch}, {label(device)}: DataLoader input {fmt_time(s.steady)} vs device-resident "
-                   f"{fmt_time(d.steady)} per steady epoch: {'+' if extra >= 0 else '-'}{fmt_time(abs(extra))} "
+        out.append(f"Batch {c.batch}, {label(device)}: DataLoader input {fmt_time(s.steady)} "
+                   f"vs device-resident {fmt_time(d.steady)} per steady epoch: "
+                   f"{'+' if extra >= 0 else '-'}{fmt_time(abs(extra))} "
                    f"per epoch, {extra / s.steps * 1e3:+.2f} ms per step ({s.steps} steps), "
                    f"{extra / s.samples * 1e6:+.1f} µs per image; {s.steady / d.steady:.2f}x the "
                    "device-resident time.")

@@ -30,7 +30,8 @@ def curve_configs(groups):
 def styles(configs_):
     """A colour and a legend entry per configuration (its batch size aside)."""
     colors = {c: plt.get_cmap("tab10")(i % 10) for i, c in enumerate(configs_)}
-    handles = [Line2D([], [], color=colors[c], lw=2, marker=MARKERS[c.framework], label=label(c)) for c in configs_]
+    handles = [Line2D([], [], color=colors[c], lw=2, marker=MARKERS[c.framework], label=label(c))
+               for c in configs_]
     return colors, handles
 
 
@@ -57,7 +58,8 @@ def training_curves(runs, path, target):
             run = representative(groups[config], seed)
             recs = run.epochs
             x = [r["epoch"] for r in recs]
-            style = dict(color=colors[key], lw=widths[key], marker=MARKERS[config.framework], markersize=5, alpha=0.85)
+            style = dict(color=colors[key], lw=widths[key], marker=MARKERS[config.framework], markersize=5,
+                         alpha=0.85)
             for ax, metric in zip(row, ("loss", "acc"), strict=True):
                 ax.plot(x, [r[f"train_{metric}"] for r in recs], "-", **style)
                 ax.plot(x, [r[f"val_{metric}"] for r in recs], "--", **style)
@@ -65,7 +67,8 @@ def training_curves(runs, path, target):
             if reached:
                 epoch = reached[1]
                 # Stars of runs that reach the target in the same epoch stack: earlier ones drawn larger.
-                row[1].plot([epoch], [recs[epoch - 1]["val_acc"]], marker="*", markersize=22 - 4 * (names.index(key) % 3),
+                row[1].plot([epoch], [recs[epoch - 1]["val_acc"]], marker="*",
+                            markersize=22 - 4 * (names.index(key) % 3),
                             color=colors[key], markeredgecolor="black", zorder=5, linestyle="none")
         row[1].axhline(target, color="gray", lw=1, ls=":")
         row[0].set(title=f"Batch size {batch}: cross-entropy loss", xlabel="epoch", ylabel="loss (nats)")
@@ -99,15 +102,17 @@ def epoch_times(runs, path):
         key = config._replace(batch=0)
         for i, run in enumerate(repeats):
             recs = run.epochs
-            ax_time.plot([r["epoch"] for r in recs], [r["epoch_time_s"] for r in recs], linestyles[config.batch],
-                         color=colors[key], marker=MARKERS[config.framework], alpha=1 if i == 0 else 0.35)
+            ax_time.plot([r["epoch"] for r in recs], [r["epoch_time_s"] for r in recs],
+                         linestyles[config.batch], color=colors[key], marker=MARKERS[config.framework],
+                         alpha=1 if i == 0 else 0.35)
     ax_time.set(yscale="log", xlabel="epoch", ylabel="epoch time (s, log scale)",
                 title="Time of every epoch, every run (epoch 1 includes the JIT)")
     ax_time.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_time.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     # Label the 2s and 5s between the decades: enough to read a value, not so many they collide.
     ax_time.yaxis.set_minor_formatter(FuncFormatter(
-        lambda value, _: f"{value:g}" if round(value / 10 ** math.floor(math.log10(value))) in (2, 5) else ""))
+        lambda value, _: f"{value:g}" if round(value / 10 ** math.floor(math.log10(value))) in (2, 5)
+                         else ""))
     ax_time.legend(handles=handles + [Line2D([], [], color="gray", ls=linestyles[b], label=f"batch {b}")
                                       for b in batches], fontsize=8, ncol=2)
     for key in names:
@@ -119,7 +124,8 @@ def epoch_times(runs, path):
                 rates.append((batch, statistics.median(per_run), min(per_run), max(per_run)))
         if rates:
             xs, ys, lo, hi = zip(*rates, strict=True)
-            ax_rate.errorbar(xs, ys, yerr=[[y - l for y, l in zip(ys, lo, strict=True)], [h - y for y, h in zip(ys, hi, strict=True)]],
+            ax_rate.errorbar(xs, ys, yerr=[[y - l for y, l in zip(ys, lo, strict=True)],
+                                           [h - y for y, h in zip(ys, hi, strict=True)]],
                              color=colors[key], marker=MARKERS[key.framework], capsize=3, label=label(key))
     ax_rate.set(xscale="log", xlabel="batch size (log scale)", ylabel="training samples / s",
                 title="Steady-state throughput (median of epochs 2..E; bars: the runs' range)")

@@ -7,13 +7,14 @@ from mlpbench.findings import comparable
 from mlpbench.formatting import fmt, fmt_bytes, fmt_time, label
 from mlpbench.modes import FRAMEWORKS
 
-MAIN_COLUMNS = ("Batch Size", "Framework", "First Epoch (JIT)", "Avg. Steady State", "JIT overhead", "Samples/s",
-                "GFLOP/s", "% of matmul peak", "Final Val Acc", "Test Acc", "Time to {target}", "Peak RSS",
-                "Time vs fastest")
+MAIN_COLUMNS = ("Batch Size", "Framework", "First Epoch (JIT)", "Avg. Steady State", "JIT overhead",
+                "Samples/s", "GFLOP/s", "% of matmul peak", "Final Val Acc", "Test Acc", "Time to {target}",
+                "Peak RSS", "Time vs fastest")
 
 
 def table(header, rows):
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def main_row(c, s, fastest, epochs):
@@ -46,8 +47,8 @@ def main_table(stats, target, epochs):
 
 def compile_table(stats):
     """Epoch 1's first step split into what it is made of, per configuration."""
-    header = ["Batch Size", "Framework", "First step", "JAX trace", "JAX lower", "JAX compile", "torch.compile",
-              "Graphs", "Graph breaks", "From cache", "Recompiles after epoch 1"]
+    header = ["Batch Size", "Framework", "First step", "JAX trace", "JAX lower", "JAX compile",
+              "torch.compile", "Graphs", "Graph breaks", "From cache", "Recompiles after epoch 1"]
 
     def cell(value, show=fmt_time):
         return "-" if value is None else show(value)  # "-": the mode has no such stage
@@ -76,28 +77,33 @@ def summary(runs, meta):
     init = ("batch order and init shared by both frameworks" if settings["init"] == "shared"
             else "batch order shared, each framework's own init")
     lines += [f"{epochs} epochs of {samples:,} samples, {init} (`--init {settings['init']}`), "
-              f"`--precision {settings['precision']}`, lr {settings['lr']}, seed(s) {', '.join(map(str, seeds))}; "
+              f"`--precision {settings['precision']}`, lr {settings['lr']}, "
+              f"seed(s) {', '.join(map(str, seeds))}; "
               f"{settings['repeats']} repeat(s) per configuration and seed.", ""]
     lines += main_table(stats, target, epochs)
-    lines += ["", "First Epoch includes compilation and warm-up exactly as a user meets them; Avg. Steady State "
-              "is the median of epochs 2..E (with several runs: the median across runs, min to max in brackets); "
+    lines += ["", "First Epoch includes compilation and warm-up exactly as a user meets them; "
+              "Avg. Steady State is the median of epochs 2..E "
+              "(with several runs: the median across runs, min to max in brackets); "
               "JIT overhead = First Epoch - Avg. Steady State; GFLOP/s counts "
-              f"{FLOPS_PER_SAMPLE / 1e6:.2f} MFLOP per training sample; Time to {target:g} val acc is training "
-              "time (epoch 1 included, evaluation not) until the end of the first epoch whose val accuracy reaches "
-              "it, median over the runs that did; Peak RSS is the trainer process's peak resident memory.", ""]
+              f"{FLOPS_PER_SAMPLE / 1e6:.2f} MFLOP per training sample; "
+              f"Time to {target:g} val acc is training time (epoch 1 included, evaluation not) "
+              "until the end of the first epoch whose val accuracy reaches it, "
+              "median over the runs that did; Peak RSS is the trainer process's peak resident memory.", ""]
     found = (fd.speed_findings(stats) + fd.accuracy_findings(groups, settings)
              + fd.time_to_accuracy_findings(stats, target, epochs) + fd.parity_findings(groups, settings)
              + fd.rate_finding(stats, peaks))
     lines += ["## Findings", ""] + bullets(found) + [""]
     lines += ["## The JIT: what it costs and when it pays", ""] + compile_table(stats) + [""]
-    jit = overheads.jit_share_lines(stats) + overheads.break_even_lines(stats) + overheads.recompile_findings(stats)
+    jit = (overheads.jit_share_lines(stats) + overheads.break_even_lines(stats)
+           + overheads.recompile_findings(stats))
     lines += bullets(jit) + [""]
     cache = overheads.cache_findings(stats)
     if cache:
         lines += ["## Cold and warm compilation caches", ""] + bullets(cache) + [""]
     loader = overheads.loader_findings(stats)
     if loader:
-        lines += ["## Input pipeline: torch DataLoader vs device-resident batches", ""] + bullets(loader) + [""]
+        lines += (["## Input pipeline: torch DataLoader vs device-resident batches", ""]
+                  + bullets(loader) + [""])
     lines += machine_lines(runs, meta)
     failed = [r for r in runs if r.error]
     if failed or meta.get("interrupted"):
@@ -120,7 +126,8 @@ def machine_lines(runs, meta):
              f"- {meta['platform']}, Python {meta['python']}, {', '.join(versions) or 'no run finished'}"
              + (f", PyTorch threads {threads}" if threads else ""),
              f"- precision {meta['settings']['precision']}, init {meta['settings']['init']}",
-             f"- command: `python {' '.join(meta['command'])}`, {meta['start_time']} to {meta.get('end_time', '?')}"]
+             f"- command: `python {' '.join(meta['command'])}`, "
+             f"{meta['start_time']} to {meta.get('end_time', '?')}"]
     for framework, probe in meta.get("probes", {}).items():
         if "gflops" in probe:
             lines.append(f"- {FRAMEWORKS[framework]} fp32 matmul peak: {probe['gflops']:.1f} GFLOP/s "

@@ -9,7 +9,8 @@ import json
 from mlpbench.fileio import write_atomic
 from mlpbench.records import END_EXTRAS, EPOCH_EXTRAS, EPOCH_FIELDS, START_EXTRAS
 
-START_COLUMNS = ("seed", "lr", "init", "precision", "device", "device_name", "framework_version") + START_EXTRAS
+START_COLUMNS = ("seed", "lr", "init", "precision", "device", "device_name",
+                 "framework_version") + START_EXTRAS
 RUN_COLUMNS = ("repeat", "cache", "load_avg_1m", "other_cores", "status")
 END_COLUMNS = ("test_loss", "test_acc") + END_EXTRAS
 CSV_COLUMNS = (tuple(f for f in EPOCH_FIELDS + EPOCH_EXTRAS if f != "event")

@@ -34,17 +34,17 @@ def make_run(framework, mode, **knobs):
              "train_samples": k.steps * k.batch, "steps_per_epoch": k.steps, "input": k.input}
     records = [start]
     for epoch, (t, acc, loss) in enumerate(zip(k.times, k.val_accs, train_losses, strict=True), start=1):
-        record = {"event": "epoch", "framework": framework, "mode": mode, "batch_size": k.batch, "epoch": epoch,
-                  "epoch_time_s": t, "first_step_s": 0.5 * t if epoch == 1 else None, "train_loss": loss,
-                  "train_acc": acc - 0.01, "val_loss": loss + 0.1, "val_acc": acc,
+        record = {"event": "epoch", "framework": framework, "mode": mode, "batch_size": k.batch,
+                  "epoch": epoch, "epoch_time_s": t, "first_step_s": 0.5 * t if epoch == 1 else None,
+                  "train_loss": loss, "train_acc": acc - 0.01, "val_loss": loss + 0.1, "val_acc": acc,
                   "samples_per_s": k.steps * k.batch / t, "eval_time_s": 0.1,
                   "recompiles": (k.recompiles or {}).get(epoch)}
         if epoch == 1:
             record.update(k.first or {})
         records.append(record)
     records.append({"event": "end", "test_loss": 0.3, "test_acc": k.val_accs[-1] - 0.005,
-                    "total_time_s": sum(k.times) + 1, "peak_rss_bytes": 500 * 2**20, "peak_device_bytes": None,
-                    **(k.end or {})})
+                    "total_time_s": sum(k.times) + 1, "peak_rss_bytes": 500 * 2**20,
+                    "peak_device_bytes": None, **(k.end or {})})
     assert set(START_FIELDS) - {"event"} <= set(start)
     spec = RunSpec(framework, mode, k.batch, k.input, k.cache, k.seed, k.repeat)
     return Run(spec, records, load_avg_1m=k.load, other_cores=k.other_cores)
@@ -53,6 +53,7 @@ def make_run(framework, mode, **knobs):
 def make_meta(**settings):
     return {"settings": {"epochs": 3, "repeats": 1, "init": "shared", "precision": "highest", "lr": 0.01,
                          "seed": 0, "seeds": [0], "target_acc": 0.85, **settings},
-            "probes": {"jax": {"gflops": 400.0, "matmul_n": 2048}, "pytorch": {"gflops": 200.0, "matmul_n": 2048}},
+            "probes": {"jax": {"gflops": 400.0, "matmul_n": 2048},
+                       "pytorch": {"gflops": 200.0, "matmul_n": 2048}},
             "cpu": "fake cpu", "cpu_count": 2, "platform": "Linux", "python": "3.11",
             "command": ["compare_results.py"], "start_time": "then", "end_time": "now"}

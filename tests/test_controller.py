@@ -82,9 +82,11 @@ def test_every_mode_reports_the_reference_figures(benchmark, split):
     expected, end = reference.train(split, shared_init(0), reference.Schedule(0, EPOCHS, N, BATCH, LR))
     assert expected[-1]["val_acc"] > expected[0]["val_acc"] + 0.05  # it learns at this lr
     for key, run in runs_of(rows).items():
-        records = [dict(r, event="epoch", **{k: float(r[k]) for k in ("train_loss", "train_acc", "val_loss", "val_acc")})
+        records = [dict(r, event="epoch",
+                        **{k: float(r[k]) for k in ("train_loss", "train_acc", "val_loss", "val_acc")})
                    for r in run]
-        records.append({"event": "end", "test_loss": float(run[-1]["test_loss"]), "test_acc": float(run[-1]["test_acc"])})
+        records.append({"event": "end", "test_loss": float(run[-1]["test_loss"]),
+                        "test_acc": float(run[-1]["test_acc"])})
         assert [int(r["epoch"]) for r in run] == list(range(1, EPOCHS + 1)), key
         reference.assert_matches(records, expected, end, N // BATCH * BATCH)
 
@@ -93,7 +95,8 @@ def test_summary_table_is_recomputed_from_the_csv_and_probes(benchmark):
     out, _, rows = benchmark
     summary = (out / "summary.md").read_text()
     probes = json.loads((out / "run_meta.json").read_text())["probes"]
-    steady = {k: statistics.median(float(r["epoch_time_s"]) for r in run[1:]) for k, run in runs_of(rows).items()}
+    steady = {k: statistics.median(float(r["epoch_time_s"]) for r in run[1:])
+              for k, run in runs_of(rows).items()}
     fastest = min(steady.values())
     for (framework, mode, cache, _), run in runs_of(rows).items():
         name = label(Config(BATCH, framework, mode, "device", cache))
@@ -124,7 +127,8 @@ def test_compile_stages_recompiles_and_memory_are_recorded(benchmark):
             assert 0 < float(first["compile_s"]) <= first_step
             assert int(first["graphs"]) >= 1 and int(first["graph_breaks"]) >= 0
         # no compilation after epoch 1, in any mode that can count them
-        assert [r["recompiles"] for r in later] == ([""] * len(later) if mode == "eager" else ["0"] * len(later))
+        assert [r["recompiles"] for r in later] == ([""] * len(later) if mode == "eager"
+                                                    else ["0"] * len(later))
         peak = float(run[-1]["peak_rss_bytes"])
         assert N * 784 * 4 + 10_000 * 784 * 4 * 2 < peak < 64 * 2**30  # above the float32 splits it holds
         assert run[-1]["peak_device_bytes"] == ""  # no GPU allocator on a CPU
@@ -202,7 +206,8 @@ def test_ctrl_c_and_sigterm_keep_finished_runs(fake_trainers, monkeypatch, signa
     behaviours(monkeypatch, {600: signal_})
     batch, word = "600", "interrupted"
     out = fake_trainers / "out"
-    assert compare_results.main(["--batch-sizes", "100", batch, "200", "--epochs", "2", "--out-dir", str(out)]) == code
+    assert compare_results.main(["--batch-sizes", "100", batch, "200", "--epochs", "2",
+                                 "--out-dir", str(out)]) == code
     rows = read_csv(out / "benchmark_results.csv")
     assert {r["batch_size"] for r in rows} == {"100"} and len(rows) == 2 * 2
     assert json.loads((out / "run_meta.json").read_text())["interrupted"] is True
@@ -212,14 +217,15 @@ def test_ctrl_c_and_sigterm_keep_finished_runs(fake_trainers, monkeypatch, signa
 
 def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fake_trainers):
     out = fake_trainers / "out"
-    code = compare_results.main(["--batch-sizes", "100", "--epochs", "3", "--seeds", "3", "5", "--repeats", "2",
-                                 "--out-dir", str(out)])
+    code = compare_results.main(["--batch-sizes", "100", "--epochs", "3", "--seeds", "3", "5",
+                                 "--repeats", "2", "--out-dir", str(out)])
     assert code == 0
     rows = read_csv(out / "benchmark_results.csv")
     runs = {}
     for r in rows:
         runs.setdefault((r["framework"], r["seed"], r["repeat"]), []).append(r)
-    assert sorted(runs) == sorted((f, s, p) for f in ("jax", "pytorch") for s in ("3", "5") for p in ("1", "2"))
+    assert sorted(runs) == sorted((f, s, p) for f in ("jax", "pytorch") for s in ("3", "5")
+                                  for p in ("1", "2"))
     assert all(float(r["load_avg_1m"]) >= 0 and float(r["other_cores"]) >= 0 for r in rows)
     meta = json.loads((out / "run_meta.json").read_text())
     assert meta["settings"]["seeds"] == [3, 5]
@@ -230,7 +236,8 @@ def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fak
         steadies = [statistics.median(float(r["epoch_time_s"]) for r in run[1:])
                     for (f, _, _), run in runs.items() if f == framework]
         assert len(set(steadies)) == 4  # four processes, four timings
-        cell = next(l for l in summary.splitlines() if l.startswith(f"| 100 | {name} |")).split("|")[4].strip()
+        cell = next(l for l in summary.splitlines()
+                    if l.startswith(f"| 100 | {name} |")).split("|")[4].strip()
         assert cell == (f"{fmt_time(statistics.median(steadies))} ({fmt_time(min(steadies))} to "
                         f"{fmt_time(max(steadies))})")
     assert "Batch 100, final val accuracy over 2 seeds" in summary
@@ -246,7 +253,8 @@ def test_warm_cache_fills_once_per_configuration_then_times_against_it(fake_trai
     plan = [(r["framework"], r["mode"], r["cache"], r["purpose"]) for r in meta["runs"]]
     assert plan == [("jax", "step", "cold", "timed"), ("jax", "scan", "cold", "timed"),
                     ("pytorch", "eager", "cold", "timed"), ("jax", "step", "warm", "fill"),
-                    ("jax", "scan", "warm", "fill"), ("jax", "step", "warm", "timed"), ("jax", "scan", "warm", "timed")]
+                    ("jax", "scan", "warm", "fill"), ("jax", "step", "warm", "timed"),
+                    ("jax", "scan", "warm", "timed")]
     assert all(r["error"] is None for r in meta["runs"])  # fill runs asked for --epochs 1 and gave it
     cache = str((out / "compile-cache").resolve())
     assert meta["settings"]["compile_cache"] == cache and (out / "compile-cache").is_dir()
@@ -268,7 +276,8 @@ def test_loader_input_skips_modes_that_need_device_batches(fake_trainers):
 
 @pytest.mark.parametrize("flags", [
     ("--batch-sizes",), ("--batch-sizes", "0"), ("--batch-sizes", "64", "-1"), ("--frameworks", "tensorflow"),
-    ("--modes", "warp"), ("--frameworks", "jax", "--modes", "eager"), ("--frameworks", "jax", "pytorch", "--modes", "step"),
+    ("--modes", "warp"), ("--frameworks", "jax", "--modes", "eager"),
+    ("--frameworks", "jax", "pytorch", "--modes", "step"),
     ("--epochs", "0"), ("--repeats", "0"), ("--lr", "nan"), ("--timeout", "0"), ("--train-limit", "0"),
     ("--batch-sizes", "1024", "--train-limit", "500"), ("--seeds",), ("--seeds", "x"), ("--target-acc", "0"),
     ("--target-acc", "1.5"), ("--input", "disk"), ("--workers", "-1"), ("--workers", "2"),

@@ -24,7 +24,8 @@ def test_real_split_sizes_and_types(split):
     assert split.train_images.shape == (50_000, 784)
     assert split.val_images.shape == (10_000, 784)
     assert split.test_images.shape == (10_000, 784)
-    assert [len(split.train_labels), len(split.val_labels), len(split.test_labels)] == [50_000, 10_000, 10_000]
+    assert ([len(split.train_labels), len(split.val_labels), len(split.test_labels)]
+            == [50_000, 10_000, 10_000])
     assert split.train_images.dtype == np.uint8
     assert np.issubdtype(split.train_labels.dtype, np.integer)
     assert split.test_labels.min() == 0 and split.test_labels.max() == 9

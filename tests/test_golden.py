@@ -25,19 +25,21 @@ def scenario():
                          first={"jit_trace_s": 0.06, "jit_lower_s": 0.04, "jit_compile_s": 0.5}))
     runs.append(make_run("jax", "nojit", times=(20.0, 18.0, 18.5, 18.2), val_accs=(0.80, 0.86, 0.90, 0.941),
                          recompiles={2: 0, 3: 0, 4: 0}))
-    runs.append(make_run("pytorch", "compile", times=(26.0, 1.8, 1.9, 1.7), val_accs=(0.80, 0.86, 0.90, 0.941),
+    runs.append(make_run("pytorch", "compile", times=(26.0, 1.8, 1.9, 1.7),
+                         val_accs=(0.80, 0.86, 0.90, 0.941),
                          first={"compile_s": 24.0, "graphs": 4, "graph_breaks": 4, "cache_hits": None},
                          recompiles={1: 0, 2: 0, 3: 0, 4: 1}))
     runs.append(make_run("pytorch", "compile", cache="warm", times=(4.5, 1.8, 1.85, 1.75),
                          val_accs=(0.80, 0.86, 0.90, 0.941),
                          first={"compile_s": 2.2, "graphs": 4, "graph_breaks": 4, "cache_hits": 9}))
-    runs.append(make_run("jax", "step", input="loader", times=(5.0, 3.0, 3.1, 2.9), val_accs=(0.80, 0.86, 0.90, 0.941)))
+    runs.append(make_run("jax", "step", input="loader", times=(5.0, 3.0, 3.1, 2.9),
+                         val_accs=(0.80, 0.86, 0.90, 0.941)))
     runs.append(make_run("pytorch", "eager", input="loader", times=(5.5, 4.0, 4.2, 4.1),
                          val_accs=(0.80, 0.86, 0.90, 0.941), other_cores=1.4))
-    runs.append(make_run("jax", "step", batch=256, times=(1.8, 0.5, 0.52, 0.5), val_accs=(0.6, 0.7, 0.75, 0.78),
-                         steps=195))
-    runs.append(make_run("pytorch", "eager", batch=256, times=(0.9, 0.6, 0.61, 0.62), val_accs=(0.6, 0.7, 0.75, 0.78),
-                         steps=195, end={"peak_rss_bytes": 1100 * 2**20}))
+    runs.append(make_run("jax", "step", batch=256, times=(1.8, 0.5, 0.52, 0.5),
+                         val_accs=(0.6, 0.7, 0.75, 0.78), steps=195))
+    runs.append(make_run("pytorch", "eager", batch=256, times=(0.9, 0.6, 0.61, 0.62),
+                         val_accs=(0.6, 0.7, 0.75, 0.78), steps=195, end={"peak_rss_bytes": 1100 * 2**20}))
     failed = make_run("pytorch", "eager", batch=1024, times=(1.0,), val_accs=(0.5,))
     failed.error, failed.records = "exit code 1", failed.records[:2]
     runs.append(failed)
@@ -45,7 +47,8 @@ def scenario():
 
 
 def meta():
-    return make_meta(epochs=4, repeats=2, seeds=[0, 1, 2], init="native", cache="both", input=["device", "loader"])
+    return make_meta(epochs=4, repeats=2, seeds=[0, 1, 2], init="native", cache="both",
+                     input=["device", "loader"])
 
 
 def test_summary_is_the_golden_one():

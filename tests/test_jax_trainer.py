@@ -31,7 +31,8 @@ def test_init_params_pytree_shapes_and_law():
     firsts = [np.asarray(leaf).ravel()[:8] * np.sqrt(leaf.shape[0]) for leaf in jax.tree.leaves(params)]
     assert len({tuple(np.round(f, 6)) for f in firsts}) == len(firsts)
     again = jt.init_params(jax.random.key(0))
-    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(again), strict=True))
+    assert all(np.array_equal(a, b)
+               for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(again), strict=True))
 
 
 def test_vmapped_predict_matches_numpy_forward():

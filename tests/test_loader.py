@@ -42,7 +42,8 @@ def test_a_corrupt_source_is_refused_before_torchvision_sees_it(mnist_dir, tmp_p
     for name in data.FILES:
         source = data.find_file(mnist_dir, name)
         raw = data.read_bytes(source)
-        (bad / name).write_bytes(raw[:-1] + bytes([(raw[-1] + 1) % 10]) if name.startswith("train-labels") else raw)
+        (bad / name).write_bytes(raw[:-1] + bytes([(raw[-1] + 1) % 10]) if name.startswith("train-labels")
+                                 else raw)
     with pytest.raises(data.DataError, match="train-labels-idx1-ubyte.*SHA-256 mismatch"):
         data.torchvision_root(bad, mirrors=(), cache=tmp_path / "cache")
     assert not (tmp_path / "cache" / "torchvision" / "MNIST" / "raw" / "train-labels-idx1-ubyte").exists()
@@ -53,8 +54,9 @@ def test_a_corrupt_source_is_refused_before_torchvision_sees_it(mnist_dir, tmp_p
 def test_loader_epochs_give_the_device_figures(mnist_dir, split, script, framework, mode, workers):
     """Same batch order through the DataLoader: the records of a device-resident run."""
     n, batch, lr, epochs = 600, 50, 0.1, 2
-    result = run_script(script, "--input", "loader", "--workers", workers, "--init", "shared", "--epochs", epochs,
-                        "--batch-size", batch, "--train-limit", n, "--lr", lr, "--data-dir", mnist_dir)
+    result = run_script(script, "--input", "loader", "--workers", workers, "--init", "shared",
+                        "--epochs", epochs, "--batch-size", batch, "--train-limit", n, "--lr", lr,
+                        "--data-dir", mnist_dir)
     assert result.returncode == 0, result.stderr
     records = parse_records(result.stdout)
     start, _, _ = check_records(records, framework, mode, batch, epochs, n)

@@ -35,7 +35,8 @@ class FakeTrainer:
         self.calls.append(("train", epoch, batches))
         self.clock.now += TRAIN_S[epoch]
         # sums whose means tell the right denominator from a wrong one
-        return loop.EpochResult(2.0 * STEPS * epoch, 0.5 * STEPS * BATCH, first_step_s=0.25 * epoch, recompiles=0)
+        return loop.EpochResult(2.0 * STEPS * epoch, 0.5 * STEPS * BATCH, first_step_s=0.25 * epoch,
+                                recompiles=0)
 
     def evaluate(self, split):
         self.calls.append(("evaluate", split))

@@ -74,5 +74,6 @@ def test_trainers_report_the_reference_figures_at_every_epoch(mnist_dir, split):
     # and the two frameworks agree with each other more closely still
     for a, b in zip(*runs, strict=True):
         if a["event"] == "epoch":
-            for key, tolerance in (("train_loss", 1e-5), ("val_loss", 1e-5), ("train_acc", 1e-4), ("val_acc", 1e-4)):
+            for key, tolerance in (("train_loss", 1e-5), ("val_loss", 1e-5),
+                                   ("train_acc", 1e-4), ("val_acc", 1e-4)):
                 assert abs(a[key] - b[key]) <= tolerance + 1e-12, (a["epoch"], key)

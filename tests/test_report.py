@@ -38,9 +38,9 @@ def test_parity_sentence_says_same_curve_when_curves_agree():
             make_run("pytorch", "eager", val_accs=(0.80, 0.8501, 0.90))]
     text = summary(runs)
     assert findings(text, "Batch 64: the JAX") == [
-        "Batch 64: the JAX and PyTorch runs (JAX step, PyTorch eager) follow the same curve: across frameworks, "
-        "over 3 epochs, val accuracy differs by at most 0.0001, train loss by at most 0.0e+00, val loss by at "
-        "most 0.0e+00."]
+        "Batch 64: the JAX and PyTorch runs (JAX step, PyTorch eager) follow the same curve: "
+        "across frameworks, over 3 epochs, val accuracy differs by at most 0.0001, train loss by at most "
+        "0.0e+00, val loss by at most 0.0e+00."]
 
 
 def test_parity_sentence_says_do_not_follow_when_curves_differ():
@@ -49,17 +49,17 @@ def test_parity_sentence_says_do_not_follow_when_curves_differ():
     text = summary(runs)
     assert findings(text, "Batch 64: the JAX") == [
         "Batch 64: the JAX and PyTorch runs (JAX step, PyTorch eager) do NOT follow the same curve: across "
-        "frameworks, over 3 epochs, val accuracy differs by at most 0.0100, train loss by at most 6.7e-02, val "
-        "loss by at most 6.7e-02."]
+        "frameworks, over 3 epochs, val accuracy differs by at most 0.0100, train loss by at most 6.7e-02, "
+        "val loss by at most 6.7e-02."]
 
 
 def test_parity_sentence_expects_no_match_from_native_inits():
     runs = [make_run("jax", "step", val_accs=(0.80, 0.85, 0.90)),
             make_run("pytorch", "eager", val_accs=(0.70, 0.85, 0.90))]
     line = findings(summary(runs, init="native"), "Batch 64: the JAX")[0]
-    assert line.startswith("Batch 64: the JAX and PyTorch runs (JAX step, PyTorch eager) start from different weights "
-                           "(--init native), so no match is expected (seed 0): across frameworks, over 3 epochs, val "
-                           "accuracy differs by at most 0.1000")
+    assert line.startswith("Batch 64: the JAX and PyTorch runs (JAX step, PyTorch eager) start from "
+                           "different weights (--init native), so no match is expected (seed 0): "
+                           "across frameworks, over 3 epochs, val accuracy differs by at most 0.1000")
     assert "follow" not in line
 
 
@@ -83,18 +83,20 @@ def test_one_run_each_is_called_a_single_measurement():
 def test_equal_times_are_not_called_faster():
     text = summary(steady_runs("jax", "step", [0.9991]) + steady_runs("pytorch", "eager", [1.0]), epochs=4)
     assert findings(text, "Batch 64: JAX step and") == [
-        "Batch 64: JAX step and PyTorch eager take the same time per steady epoch (999.1 ms vs 1.00 s; a single "
-        "measurement each, no interval)."]
+        "Batch 64: JAX step and PyTorch eager take the same time per steady epoch (999.1 ms vs 1.00 s; "
+        "a single measurement each, no interval)."]
 
 
 def interval_of(line):
-    lo, hi = re.search(r"95% bootstrap interval ([\d.]+)x to ([\d.]+)x over (\d+) and (\d+) runs", line).groups()[:2]
+    lo, hi = re.search(r"95% bootstrap interval ([\d.]+)x to ([\d.]+)x over (\d+) and (\d+) runs",
+                       line).groups()[:2]
     return float(lo), float(hi)
 
 
 def test_a_clear_gap_has_an_interval_above_1():
     fast, slow = [0.50, 0.52, 0.51, 0.49], [1.00, 1.04, 0.98, 1.02]
-    text = summary(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow), epochs=4, repeats=4)
+    text = summary(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow),
+                   epochs=4, repeats=4)
     line = speed_line(text)
     ratio = statistics.median(slow) / statistics.median(fast)
     assert line.startswith(f"Batch 64: JAX step is {ratio:.2f}x faster than PyTorch eager")
@@ -106,7 +108,8 @@ def test_a_clear_gap_has_an_interval_above_1():
 
 def test_overlapping_runs_are_within_noise():
     fast, slow = [0.50, 0.70, 0.55], [0.60, 0.52, 0.75]
-    text = summary(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow), epochs=4, repeats=3)
+    text = summary(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow),
+                   epochs=4, repeats=3)
     line = speed_line(text)
     lo, hi = interval_of(line)
     assert lo <= 1 <= hi and line.endswith(": within noise.")
@@ -117,7 +120,8 @@ def test_ratio_interval_is_the_bootstrap_of_the_ratio_of_medians():
     lo, hi = ratio_interval(slow, fast)
     # the same resampling done by hand
     rng = np.random.default_rng(1)
-    ratios = [np.median(rng.choice(slow, len(slow))) / np.median(rng.choice(fast, len(fast))) for _ in range(20000)]
+    ratios = [np.median(rng.choice(slow, len(slow))) / np.median(rng.choice(fast, len(fast)))
+              for _ in range(20000)]
     assert lo == pytest.approx(np.percentile(ratios, 2.5), rel=0.03)
     assert hi == pytest.approx(np.percentile(ratios, 97.5), rel=0.03)
     assert ratio_interval([1.0], fast) is None
@@ -144,30 +148,38 @@ def test_accuracy_verdict_names_the_higher_framework_with_its_interval():
     assert line.startswith(
         f"Batch 64, final val accuracy over 5 seeds (mean ± SD): JAX {statistics.mean(jax):.4f} ± "
         f"{statistics.stdev(jax):.4f}, PyTorch {statistics.mean(torch):.4f} ± {statistics.stdev(torch):.4f}; "
-        f"JAX - PyTorch = {diffs.mean():+.4f}, 95% interval {diffs.mean() - half:+.4f} to {diffs.mean() + half:+.4f}")
-    assert line.endswith(f"JAX is higher, by {diffs.mean():.4f} ({diffs.mean() * 1e4:.0f} of 10,000 validation images).")
-    swapped = accuracy_line(summary(seeded("jax", torch) + seeded("pytorch", jax), init="native", seeds=[0, 1, 2, 3, 4]))
-    assert swapped.endswith(f"PyTorch is higher, by {diffs.mean():.4f} ({diffs.mean() * 1e4:.0f} of 10,000 validation images).")
+        f"JAX - PyTorch = {diffs.mean():+.4f}, "
+        f"95% interval {diffs.mean() - half:+.4f} to {diffs.mean() + half:+.4f}")
+    assert line.endswith(f"JAX is higher, by {diffs.mean():.4f} "
+                         f"({diffs.mean() * 1e4:.0f} of 10,000 validation images).")
+    swapped = accuracy_line(summary(seeded("jax", torch) + seeded("pytorch", jax), init="native",
+                                    seeds=[0, 1, 2, 3, 4]))
+    assert swapped.endswith(f"PyTorch is higher, by {diffs.mean():.4f} "
+                            f"({diffs.mean() * 1e4:.0f} of 10,000 validation images).")
 
 
 def test_accuracy_verdict_says_no_difference_when_the_interval_holds_zero():
     jax = [0.9410, 0.9395, 0.9420, 0.9401, 0.9415]
     torch = [0.9405, 0.9412, 0.9399, 0.9418, 0.9402]
-    line = accuracy_line(summary(seeded("jax", jax) + seeded("pytorch", torch), init="native", seeds=[0, 1, 2, 3, 4]))
+    line = accuracy_line(summary(seeded("jax", jax) + seeded("pytorch", torch), init="native",
+                                 seeds=[0, 1, 2, 3, 4]))
     assert line.endswith("): no difference detected.")
     assert "identical weights by construction" not in line
 
 
 def test_shared_init_says_the_starts_are_identical():
     accs = [0.9410, 0.9395, 0.9420]
-    line = accuracy_line(summary(seeded("jax", accs) + seeded("pytorch", accs), init="shared", seeds=[0, 1, 2]))
-    assert "JAX - PyTorch = +0.0000, 95% interval +0.0000 to +0.0000 (the same gap at every seed): no difference" in line
-    assert line.endswith("With --init shared both start from identical weights by construction, so this compares "
-                         "their arithmetic, not their initialisations.")
+    line = accuracy_line(summary(seeded("jax", accs) + seeded("pytorch", accs), init="shared",
+                                 seeds=[0, 1, 2]))
+    assert ("JAX - PyTorch = +0.0000, 95% interval +0.0000 to +0.0000 (the same gap at every seed): "
+            "no difference" in line)
+    assert line.endswith("With --init shared both start from identical weights by construction, "
+                         "so this compares their arithmetic, not their initialisations.")
 
 
 def test_one_seed_gives_no_accuracy_verdict():
-    assert not findings(summary(seeded("jax", [0.9]) + seeded("pytorch", [0.8])), "Batch 64, final val accuracy")
+    assert not findings(summary(seeded("jax", [0.9]) + seeded("pytorch", [0.8])),
+                        "Batch 64, final val accuracy")
 
 
 # --- time to accuracy -----------------------------------------------------------------
@@ -199,8 +211,8 @@ def test_break_even_is_computed_and_never_when_there_is_no_saving():
             make_run("jax", "nojit", times=(0.9, 0.4, 0.4))]
     text = summary(runs)
     assert findings(text, "Batch 64: PyTorch compile against") == [
-        "Batch 64: PyTorch compile against PyTorch eager: breaks even after 111.0 epochs (compile cost 11.00 s / "
-        "saving 100.0 ms per epoch); single measurements."]
+        "Batch 64: PyTorch compile against PyTorch eager: breaks even after 111.0 epochs "
+        "(compile cost 11.00 s / saving 100.0 ms per epoch); single measurements."]
     assert findings(text, "Batch 64: JAX step against") == [
         "Batch 64: JAX step against JAX nojit: never breaks even: it is not faster per steady epoch "
         "(500.0 ms vs 400.0 ms)."]
@@ -212,8 +224,8 @@ def test_jit_share_and_its_trend_across_batch_sizes():
             make_run("pytorch", "eager", batch=64, times=(2.0, 2.0, 2.0)),
             make_run("pytorch", "eager", batch=256, times=(1.0, 1.0, 1.0))]
     assert findings(summary(runs), "JAX step: JIT") == [
-        "JAX step: JIT overhead 1.00 s = 14.3% of training at batch 64, 1.00 s = 25.0% of training at batch 256; "
-        "the share rises as the batch grows."]
+        "JAX step: JIT overhead 1.00 s = 14.3% of training at batch 64, "
+        "1.00 s = 25.0% of training at batch 256; the share rises as the batch grows."]
 
 
 def test_a_recompile_after_epoch_1_is_a_finding():
@@ -221,7 +233,8 @@ def test_a_recompile_after_epoch_1_is_a_finding():
     text = summary(runs)
     assert findings(text, "JAX step, batch 64: 1 recompilation(s) after epoch 1")
     jit_table = "## The JIT"
-    assert row(text, 64, "JAX step", jit_table)[-1] == "1" and row(text, 64, "PyTorch eager", jit_table)[-1] == "-"
+    assert (row(text, 64, "JAX step", jit_table)[-1] == "1"
+            and row(text, 64, "PyTorch eager", jit_table)[-1] == "-")
 
 
 # --- devices and noise ----------------------------------------------------------------
@@ -231,8 +244,8 @@ def test_runs_on_different_devices_are_never_compared():
             make_run("pytorch", "eager", device="gpu", times=(1.0, 0.1, 0.1))]
     text = summary(runs)
     first_lines = text.splitlines()[:4]
-    assert any(l.startswith("- WARNING: these runs did not all run on the same kind of device (on cpu: JAX step; "
-                            "on gpu: PyTorch eager)") for l in first_lines)
+    assert any(l.startswith("- WARNING: these runs did not all run on the same kind of device "
+                            "(on cpu: JAX step; on gpu: PyTorch eager)") for l in first_lines)
     assert "faster than" not in text
     assert row(text, 64, "JAX step")[-1] == "1.00x" and row(text, 64, "PyTorch eager")[-1] == "1.00x"
 
@@ -243,10 +256,12 @@ def test_busy_machine_and_noisy_spread_are_warned_about():
     text = summary(quiet, epochs=4, repeats=2)
     warnings = [l for l in text.splitlines() if l.startswith("- WARNING")]
     assert len(warnings) == 2
-    assert warnings[0].startswith("- WARNING: 1 run(s) shared the machine with other work (other processes kept "
-                                  "more than 1 of 2 cores busy; worst: JAX step, seed 0, repeat 1: 1.6 cores")
-    assert warnings[1] == ("- WARNING: noisy measurements: the steady epochs of 1 configuration(s) range more than "
-                           "10% of their median across runs: PyTorch eager, batch 64: 1.00 s to 1.30 s (26%).")
+    assert warnings[0].startswith("- WARNING: 1 run(s) shared the machine with other work "
+                                  "(other processes kept more than 1 of 2 cores busy; "
+                                  "worst: JAX step, seed 0, repeat 1: 1.6 cores")
+    assert warnings[1] == ("- WARNING: noisy measurements: the steady epochs of 1 configuration(s) "
+                           "range more than 10% of their median across runs: "
+                           "PyTorch eager, batch 64: 1.00 s to 1.30 s (26%).")
     # without /proc/stat, the 1-minute load average is what is judged
     quiet[0].other_cores, quiet[0].load_avg_1m = None, 0.4
     assert "shared the machine" not in summary(quiet, epochs=4, repeats=2)
@@ -256,10 +271,12 @@ def test_busy_machine_and_noisy_spread_are_warned_about():
 
 def test_table_figures_follow_from_the_records_and_probes():
     runs = [make_run("jax", "step", times=(2.0, 0.4, 0.5, 0.6), val_accs=(0.8, 0.85, 0.9, 0.91), steps=781),
-            make_run("pytorch", "eager", times=(1.2, 1.0, 1.1, 1.2), val_accs=(0.8, 0.85, 0.9, 0.91), steps=781)]
+            make_run("pytorch", "eager", times=(1.2, 1.0, 1.1, 1.2), val_accs=(0.8, 0.85, 0.9, 0.91),
+                     steps=781)]
     text = summary(runs, epochs=4)
     samples = 781 * 64
-    for name, steady, first, peak, fastest in (("JAX step", 0.5, 2.0, 400.0, 0.5), ("PyTorch eager", 1.1, 1.2, 200.0, 0.5)):
+    for name, steady, first, peak, fastest in (("JAX step", 0.5, 2.0, 400.0, 0.5),
+                                               ("PyTorch eager", 1.1, 1.2, 200.0, 0.5)):
         cells = row(text, 64, name)
         gflops = samples / steady * FLOPS_PER_SAMPLE / 1e9
         assert cells[2:10] == [fmt_time(first), fmt_time(steady), fmt_time(first - steady),
@@ -270,15 +287,17 @@ def test_table_figures_follow_from_the_records_and_probes():
 
 def test_cache_and_loader_findings():
     runs = [make_run("jax", "step", times=(2.0, 1.0, 1.0), first={"jit_compile_s": 0.8, "cache_hits": None}),
-            make_run("jax", "step", cache="warm", times=(1.2, 1.0, 1.0), first={"jit_compile_s": 0.02, "cache_hits": 1}),
+            make_run("jax", "step", cache="warm", times=(1.2, 1.0, 1.0),
+                     first={"jit_compile_s": 0.02, "cache_hits": 1}),
             make_run("jax", "step", input="loader", times=(3.0, 2.0, 2.0)),
             make_run("pytorch", "eager", times=(1.5, 1.5, 1.5))]
     text = summary(runs)
     assert findings(text, "JAX step, batch 64: first epoch") == [
-        "JAX step, batch 64: first epoch 2.00 s cold, 1.20 s with a warm cache (800.0 ms saved; compile 800.0 ms "
-        "-> 20.0 ms; 1 program(s) read from the cache)."]
+        "JAX step, batch 64: first epoch 2.00 s cold, 1.20 s with a warm cache (800.0 ms saved; "
+        "compile 800.0 ms -> 20.0 ms; 1 program(s) read from the cache)."]
     assert findings(text, "Batch 64, JAX step: DataLoader") == [
-        "Batch 64, JAX step: DataLoader input 2.00 s vs device-resident 1.00 s per steady epoch: +1.00 s per epoch, "
-        "+10.00 ms per step (100 steps), +156.2 µs per image; 2.00x the device-resident time."]
+        "Batch 64, JAX step: DataLoader input 2.00 s vs device-resident 1.00 s per steady epoch: "
+        "+1.00 s per epoch, +10.00 ms per step (100 steps), +156.2 µs per image; "
+        "2.00x the device-resident time."]
     # the steady-state comparison between frameworks is made on cold, device-resident runs
     assert speed_line(text).startswith("Batch 64: JAX step is 1.50x faster than PyTorch eager")
