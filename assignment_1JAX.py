@@ -21,6 +21,8 @@ from mlpbench.machine import cpu_name, median_seconds, probe_record
 from mlpbench.model import LAYER_SIZES, shared_init
 from mlpbench.records import emit
 
+# lax.scan's unroll where --unroll is not given, per device kind (docs/design.md, "Modes").
+DEFAULT_UNROLL = {"cpu": 1, "gpu": 1}
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"  # an XLA build, or a load from the cache
 CACHE_HIT_EVENT = "/jax/compilation_cache/cache_hits"
 
@@ -73,12 +75,13 @@ update = jax.jit(train_step, donate_argnums=(0, 1))
 update_batch = jax.jit(sgd_step, donate_argnums=(0, 1))
 
 
-@functools.partial(jax.jit, donate_argnums=(0,))
-def train_epoch_scan(params, images, labels, batches, lr):
-    """A whole epoch in one compiled call: the batches looped on the device by lax.scan."""
+@functools.partial(jax.jit, donate_argnums=(0,), static_argnames=("unroll",))
+def train_epoch_scan(params, images, labels, batches, lr, unroll=1):
+    """A whole epoch in one compiled call: the batches looped on the device by lax.scan,
+    `unroll` steps in each iteration of the loop XLA builds (fewer iterations, more fusion)."""
     def body(carry, idx):
         return train_step(*carry, images, labels, idx, lr), None
-    (params, totals), _ = jax.lax.scan(body, (params, zero_totals()), batches)
+    (params, totals), _ = jax.lax.scan(body, (params, zero_totals()), batches, unroll=unroll)
     return params, totals
 
 
@@ -93,16 +96,18 @@ def evaluate(params, images, labels):
     return mean_loss, jnp.sum(jnp.argmax(logits, axis=-1) == labels)
 
 
-def aot_compile(jitted, *args):
+def aot_compile(jitted, *args, **static):
     """Trace, lower and compile one jitted function, each stage timed: JAX's
-    ahead-of-time API, so the first call's cost is split into what it is made of."""
+    ahead-of-time API, so the first call's cost is split into what it is made of. The
+    compiled program is called without the static arguments it was built for."""
     t0 = time.perf_counter()
-    traced = jitted.trace(*args)
+    traced = jitted.trace(*args, **static)
     t1 = time.perf_counter()
     lowered = traced.lower()
     t2 = time.perf_counter()
     compiled = lowered.compile()
-    return compiled, {"jit_trace_s": t1 - t0, "jit_lower_s": t2 - t1, "jit_compile_s": time.perf_counter() - t2}
+    return compiled, {"jit_trace_s": t1 - t0, "jit_lower_s": t2 - t1,
+                      "jit_compile_s": time.perf_counter() - t2}
 
 
 def count_events():
@@ -132,6 +137,7 @@ class Trainer:
     batches_for: Callable
     events: dict
     cache_on: bool
+    unroll: int | None = None  # scan only
 
     def put_batches(self, order):
         return self.batches_for(order)
@@ -146,7 +152,7 @@ class Trainer:
         if self.mode.name == "scan":
             if build:
                 # The epoch is one call, so its "first step" is tracing and compiling it.
-                self.step, stages = aot_compile(self.step, self.params, *batches, self.lr)
+                self.step, stages = aot_compile(self.step, self.params, *batches, self.lr, unroll=self.unroll)
                 first_step = time.perf_counter() - t0
             self.params, totals = jax.block_until_ready(self.step(self.params, *batches, self.lr))
         else:
@@ -161,7 +167,8 @@ class Trainer:
         compiles = self.events[COMPILE_EVENT] - before[COMPILE_EVENT]
         # Op by op, epoch 1 builds each primitive once: that is its warm-up, not a recompile.
         recompiles = None if not self.mode.compiled and epoch == 1 else compiles - int(build)
-        hits = self.events[CACHE_HIT_EVENT] - before[CACHE_HIT_EVENT] if self.cache_on and epoch == 1 else None
+        hits = (self.events[CACHE_HIT_EVENT] - before[CACHE_HIT_EVENT] if self.cache_on and epoch == 1
+                else None)
         return EpochResult(totals[0], totals[1], first_step, **stages, cache_hits=hits, recompiles=recompiles)
 
     def evaluate(self, split):
@@ -182,7 +189,8 @@ def select_device(args):
         try:
             jax.config.update("jax_default_device", jax.devices("gpu")[0])
         except RuntimeError:
-            cli.fail("--device gpu: JAX sees no GPU (install a CUDA jaxlib, e.g. pip install -U 'jax[cuda13]')")
+            cli.fail("--device gpu: JAX sees no GPU (install a CUDA jaxlib, e.g. "
+                     "pip install -U 'jax[cuda13]')")
     device = jax.devices()[0] if args.device != "gpu" else jax.devices("gpu")[0]
     on_gpu = device.platform == "gpu"
     return device, Device("gpu" if on_gpu else "cpu", device.device_kind if on_gpu else cpu_name())
@@ -199,7 +207,8 @@ def probe(info, precision):
     n = 8192 if info.kind == "gpu" else 2048
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
     matmul = jax.jit(jnp.dot)
-    emit(probe_record("jax", info.name, precision, n, median_seconds(lambda: matmul(a, a).block_until_ready())))
+    emit(probe_record("jax", info.name, precision, n,
+                      median_seconds(lambda: matmul(a, a).block_until_ready())))
 
 
 def epoch_batches(args, data, device):
@@ -257,12 +266,13 @@ def main(argv=None):
         params = jax.device_put(init_params(jax.random.key(args.seed)), device)
     # Dispatch is asynchronous: wait for the uploads and scaling so no clock pays for them.
     data, params = jax.block_until_ready((data, params))
+    unroll = (args.unroll or DEFAULT_UNROLL[info.kind]) if args.mode == "scan" else None
     trainer = Trainer(modes.mode(args.mode), params, first_step_function(args), data,
                       lr=jax.device_put(np.float32(args.lr), device), device=device,
                       batches_for=epoch_batches(args, data, device), events=events,
-                      cache_on=bool(args.compile_cache))
+                      cache_on=bool(args.compile_cache), unroll=unroll)
     run_epochs(trainer, start_record(args, "jax", jax.__version__, info, len(split.train_labels),
-                                     jaxlib_backend=device.platform))
+                                     jaxlib_backend=device.platform, unroll=unroll))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""Train a 784-512-512-10 MLP on MNIST with PyTorch (an nn.Module and plain SGD).
+"""Train a 784-512-512-10 MLP on MNIST with PyTorch: an nn.Module and plain SGD, and the
+same algorithm in torch.func (params as data, as in the JAX trainer) for the functional modes.
 
 In the style of pytorch/examples mnist/main.py, with the data on the device once and no
-DataLoader in the timed loop unless --input loader asks for one. Below the model, the
+DataLoader in the timed loop unless --input loader asks for one. Below the models, the
 trainer that the shared epoch loop runs (docs/design.md, "Trainers").
 """
 import functools
@@ -9,7 +10,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -60,23 +61,109 @@ def train_step(model, optimizer, images, labels, idx, totals):
     sgd_step(model, optimizer, images[idx], labels[idx], totals)
 
 
+# --- the same algorithm in torch.func, line for line with the JAX trainer (func, fullgraph) ---
+
+def functional_params(model):
+    """The module's parameters as data, in the JAX trainer's layout: [{"w": (in, out), "b"}]."""
+    return [{"w": layer.weight.detach().T.contiguous(), "b": layer.bias.detach().clone()}
+            for layer in (model.fc1, model.fc2, model.fc3)]
+
+
+def predict(params, image):
+    """Logits of one flattened image."""
+    x = image
+    for layer in params[:-1]:
+        x = F.relu(x @ layer["w"] + layer["b"])
+    return x @ params[-1]["w"] + params[-1]["b"]
+
+
+batched_predict = torch.func.vmap(predict, in_dims=(None, 0))
+
+
+def loss(params, images, labels):
+    """Mean softmax cross-entropy, with the logits as auxiliary output for accuracy."""
+    logits = batched_predict(params, images)
+    return F.cross_entropy(logits, labels), logits
+
+
+def func_sgd_step(params, totals, x, y, lr):
+    """One SGD step on the batch (x, y): new params and totals, nothing changed in place."""
+    grads, (batch_loss, logits) = torch.func.grad_and_value(loss, has_aux=True)(params, x, y)
+    params = [{k: p[k] - lr * g[k] for k in p} for p, g in zip(params, grads, strict=True)]
+    correct = (logits.argmax(dim=1) == y).sum()
+    return params, totals + torch.stack((batch_loss.detach(), correct.to(totals.dtype)))
+
+
+def func_train_step(params, totals, images, labels, idx, lr):
+    """One functional SGD step on images[idx], gathered on the device."""
+    return func_sgd_step(params, totals, images[idx], labels[idx], lr)
+
+
+class ModuleStep:
+    """One SGD step of the nn.Module per call on one batch's data; `fn` adds to totals."""
+
+    def __init__(self, model, optimizer, fn, totals):
+        self.model, self.optimizer, self.fn, self.totals = model, optimizer, fn, totals
+
+    def __call__(self, *batch):
+        self.optimizer.zero_grad(set_to_none=True)
+        self.fn(*batch, totals=self.totals)
+
+    def state(self):
+        return [*self.model.parameters(), self.totals]
+
+    @torch.no_grad()
+    def logits(self, images):
+        self.model.eval()
+        output = self.model(images)
+        self.model.train()
+        return output
+
+
+class FunctionalStep:
+    """One functional SGD step per call: params and totals in, new ones out, as in JAX.
+    in_place: the new values are copied into the old tensors instead, so that a CUDA graph
+    replaying the step always reads and writes the same addresses."""
+
+    def __init__(self, fn, params, totals, in_place=False):
+        self.fn, self.params, self.totals, self.in_place = fn, params, totals, in_place
+
+    def __call__(self, *batch):
+        params, totals = self.fn(self.params, self.totals, *batch)
+        if not self.in_place:
+            self.params, self.totals = params, totals
+            return
+        with torch.no_grad():
+            for old, new in zip(self.state(), [p[k] for p in params for k in p] + [totals], strict=True):
+                old.copy_(new)
+
+    def state(self):
+        return [p[k] for p in self.params for k in p] + [self.totals]
+
+    @torch.no_grad()
+    def logits(self, images):
+        return batched_predict(self.params, images)
+
+
 @torch.no_grad()
-def evaluate(model, images, labels):
+def evaluate(logits_of, images, labels):
     """Mean loss and accuracy, from an exact count of correct predictions."""
-    output = model(images)
+    output = logits_of(images)
     loss = F.cross_entropy(output, labels)
     return loss.item(), (output.argmax(dim=1) == labels).sum().item() / len(labels)
 
 
 class CudaGraphStep:
     """A train step captured in a CUDA graph and replayed per batch, following PyTorch's
-    CUDA-graph notes. step(idx) must update `state` in place. Warm-up runs on a side stream
-    (capture needs warmed-up kernels and allocator), then the state is put back, so the
-    captured run starts from the same numbers as an uncaptured one. Setting gradients to
-    None inside the capture makes the graph own its gradient buffers."""
+    CUDA-graph notes. The step must update its state() in place. Warm-up runs on a side
+    stream (capture needs warmed-up kernels and allocator; a compiled step compiles there),
+    then the state is put back, so the captured run starts from the same numbers as an
+    uncaptured one. Setting gradients to None inside the capture makes the graph own its
+    gradient buffers."""
 
-    def __init__(self, step, idx, state):
+    def __init__(self, step, idx):
         self.idx = idx.clone()
+        state = step.state()
         saved = [t.detach().clone() for t in state]
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -117,34 +204,37 @@ def compile_figures(seen, epoch, cache_on):
         return {"recompiles": recompiles}, seen
     hits = counters["inductor"]["fxgraph_cache_hit"] + counters["aot_autograd"]["autograd_cache_hit"]
     return {"recompiles": recompiles, "compile_s": seconds, "graphs": counters["stats"]["unique_graphs"],
-            "graph_breaks": sum(counters["graph_break"].values()), "cache_hits": hits if cache_on else None}, seen
+            "graph_breaks": sum(counters["graph_break"].values()),
+            "cache_hits": hits if cache_on else None}, seen
 
 
 @dataclass
 class Trainer:
-    """The PyTorch side of mlpbench.loop.Trainer. `step(*batch)` is one SGD step on one
-    batch's data, (idx,) into the split on the device or (x, y) from a loader; it adds to
-    `totals` (loss sum, correct count) on the device."""
+    """The PyTorch side of mlpbench.loop.Trainer. `training` is the mode's ModuleStep or
+    FunctionalStep: one SGD step per call on one batch's data, (idx,) into the split on the
+    device or (x, y) from a loader, adding to its totals (loss sum, correct count) on the
+    device. `step` is what each batch calls: `training` itself, or in the CUDA-graph modes
+    the graph that epoch 1's first step captures from it."""
     mode: modes.Mode
-    model: nn.Module
-    step: Callable
-    totals: torch.Tensor
+    training: Any
     data: dict
     batches_for: Callable
     sync: Callable
     cache_on: bool
     compiles_seen: int = 0
 
+    def __post_init__(self):
+        self.step = self.training
+
     def put_batches(self, order):
         return self.batches_for(order)
 
     def train_epoch(self, batches, epoch):
-        self.model.train()
-        self.totals.zero_()
+        self.training.totals.zero_()
         first_step, t0 = None, time.perf_counter()
         for s, batch in enumerate(batches):
-            if s == 0 and epoch == 1 and self.mode.name == "cudagraph":
-                self.step = CudaGraphStep(self.step, *batch, [*self.model.parameters(), self.totals])
+            if s == 0 and epoch == 1 and self.mode.gpu_only:
+                self.step = CudaGraphStep(self.training, *batch)
             self.step(*batch)
             if s == 0 and epoch == 1:
                 self.sync()
@@ -153,14 +243,14 @@ class Trainer:
         figures = {}
         if self.mode.compiled:
             figures, self.compiles_seen = compile_figures(self.compiles_seen, epoch, self.cache_on)
-        return EpochResult(self.totals[0], self.totals[1], first_step, **figures)
+        totals = self.training.totals
+        return EpochResult(totals[0], totals[1], first_step, **figures)
 
     def evaluate(self, split):
-        self.model.eval()
-        return evaluate(self.model, *self.data[split])
+        return evaluate(self.training.logits, *self.data[split])
 
     def device_peak_bytes(self):
-        device = self.totals.device
+        device = self.training.totals.device
         return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
 
 
@@ -192,9 +282,10 @@ def select_device(args):
         cli.fail("--device gpu: PyTorch sees no CUDA GPU (install a CUDA build of torch)")
     use_cuda = args.device != "cpu" and torch.cuda.is_available()
     if modes.mode(args.mode).gpu_only and not use_cuda:
-        cli.fail(f"--mode {args.mode} needs a CUDA GPU; use --mode eager or compile on this machine")
+        cli.fail(f"--mode {args.mode} needs a CUDA GPU; use --mode eager, compile, func or fullgraph here")
     device = torch.device("cuda" if use_cuda else "cpu")
-    return device, Device("gpu" if use_cuda else "cpu", torch.cuda.get_device_name(device) if use_cuda else cpu_name())
+    return device, Device("gpu" if use_cuda else "cpu",
+                          torch.cuda.get_device_name(device) if use_cuda else cpu_name())
 
 
 def probe(device, info, precision):
@@ -223,6 +314,24 @@ def epoch_batches(args, data, device, sync):
     return index_rows
 
 
+def training_for(args, model, split_on_device, totals):
+    """The mode's step: the module and its optimizer, or the same algorithm on params as data,
+    eager or under torch.compile, over the split on the device or a loader's batches."""
+    mode = modes.mode(args.mode)
+    if mode.paradigm == modes.OBJECT_ORIENTED:
+        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+        fn = sgd_step if args.input == "loader" else train_step
+        fn = torch.compile(fn) if mode.compiled else fn
+        return ModuleStep(model, optimizer, functools.partial(fn, model, optimizer, *split_on_device), totals)
+    fn = func_sgd_step if args.input == "loader" else func_train_step
+    # fullgraph=True: forward, backward, update and totals are one graph, or compiling fails.
+    fn = torch.compile(fn, fullgraph=True) if mode.compiled else fn
+
+    def step(params, totals, *batch):
+        return fn(params, totals, *split_on_device, *batch, args.lr)
+    return FunctionalStep(step, functional_params(model), totals, in_place=mode.gpu_only)
+
+
 def main(argv=None):
     args = cli.parse_trainer_args(cli.trainer_parser("PyTorch"), argv)
     set_precision(args.precision)
@@ -235,7 +344,6 @@ def main(argv=None):
     model = MLP().to(device)
     if args.init == "shared":
         load_shared(model, shared_init(args.seed))
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
     sync = synchronizer(device)
 
     # The whole split goes to the device once, scaled there, before any clock starts.
@@ -243,19 +351,13 @@ def main(argv=None):
         images = torch.from_numpy(images).to(device).float().div_(255.0)
         return images, torch.from_numpy(labels).to(device)
     data = {"val": put(split.val_images, split.val_labels), "test": put(split.test_images, split.test_labels)}
-    totals = torch.zeros(2, device=device)  # loss sum, correct count (exact below 2**24)
     if args.input == "device":
         data["train"] = put(split.train_images, split.train_labels)
+    totals = torch.zeros(2, device=device)  # loss sum, correct count (exact below 2**24)
+    training = training_for(args, model, data.get("train", ()), totals)
     sync()  # uploads and scaling are asynchronous on a GPU: finish them before any clock
-    fn = sgd_step if args.input == "loader" else train_step
-    fn = functools.partial(torch.compile(fn) if args.mode == "compile" else fn, model, optimizer,
-                           *data.get("train", ()), totals=totals)
-
-    def step(*batch):
-        optimizer.zero_grad(set_to_none=True)
-        fn(*batch)
-    trainer = Trainer(modes.mode(args.mode), model, step, totals, data, epoch_batches(args, data, device, sync),
-                      sync, cache_on=bool(args.compile_cache))
+    trainer = Trainer(modes.mode(args.mode), training, data, epoch_batches(args, data, device, sync), sync,
+                      cache_on=bool(args.compile_cache))
     run_epochs(trainer, start_record(args, "pytorch", torch.__version__, info, len(split.train_labels),
                                      threads=torch.get_num_threads()))
 

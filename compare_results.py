@@ -4,6 +4,7 @@ Every (batch size, input, cache, seed, repeat, framework, mode) runs as a fresh 
 one at a time, so every run pays its own JIT. The children's JSON records become
 benchmark_results.csv, training_curves.png, epoch_times.png, summary.md and run_meta.json.
 """
+import argparse
 import datetime
 import json
 import os
@@ -36,27 +37,40 @@ def parse_args(argv=None):
     parser = cli.OneLineParser(description="Run both trainers per batch size and compare them.")
     parser.add_argument("--batch-sizes", type=cli.positive_int, nargs="+", default=[64, 256, 1024],
                         help="batch sizes to run (default: %(default)s)")
-    parser.add_argument("--frameworks", nargs="+", choices=tuple(modes.FRAMEWORKS), default=["jax", "pytorch"],
-                        help="frameworks to run (default: %(default)s)")
+    parser.add_argument("--frameworks", nargs="+", choices=tuple(modes.FRAMEWORKS),
+                        default=["jax", "pytorch"], help="frameworks to run (default: %(default)s)")
     parser.add_argument("--modes", nargs="+", default=modes.default_modes(),
                         help="modes to run, each with the framework that has it; 'all' = every mode "
                              "this device supports (default: %(default)s)")
-    parser.add_argument("--epochs", type=cli.positive_int, default=10, help="epochs per run (default: %(default)s)")
+    parser.add_argument("--epochs", type=cli.positive_int, default=10,
+                        help="epochs per run (default: %(default)s)")
     parser.add_argument("--repeats", type=cli.positive_int, default=1,
-                        help="fresh runs of each configuration and seed: they only re-time (default: %(default)s)")
+                        help="fresh runs of each configuration and seed: they only re-time "
+                             "(default: %(default)s)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help="seeds to run, each changing init and batch order (default: --seed alone)")
     parser.add_argument("--input", nargs="+", choices=cli.INPUTS, default=["device"],
-                        help="device-resident batches, a torchvision DataLoader, or both (default: %(default)s)")
+                        help="device-resident batches, a torchvision DataLoader, or both "
+                             "(default: %(default)s)")
+    parser.add_argument("--precision", nargs="+", choices=cli.PRECISIONS, default=["highest"],
+                        help=f"{cli.PRECISION_HELP}; several are compared (default: %(default)s)")
+    parser.add_argument("--exclude", nargs="+", default=[], metavar="MODE@BATCH",
+                        help="runs to leave out of the plan, a mode at a batch size (e.g. nojit@64: "
+                             "op by op, JAX's epoch at batch 64 takes long) (default: none)")
+    parser.add_argument("--unroll", type=cli.positive_int, nargs="+", default=None,
+                        help="scan's unroll, one run of scan per value (default: the JAX trainer's "
+                             "default for the device)")
     parser.add_argument("--target-acc", type=cli.fraction, default=0.85,
                         help="validation accuracy for the time-to-accuracy figures (default: %(default)s)")
     parser.add_argument("--cache", choices=("cold", "warm", "both"), default="cold",
                         help="cold: every run compiles from scratch; warm: a cache is filled by one "
                              "untimed run per configuration, then timed runs use it (default: %(default)s)")
     parser.add_argument("--compile-cache", type=Path, default=None, metavar="DIR",
-                        help="the cache folder for --cache warm/both (default: OUT_DIR/compile-cache, emptied first)")
+                        help="the cache folder for --cache warm/both (default: OUT_DIR/compile-cache, "
+                             "emptied first)")
     cli.add_run_flags(parser, init_default="shared")
-    parser.add_argument("--out-dir", type=Path, default=Path("results"), help="output folder (default: %(default)s)")
+    parser.add_argument("--out-dir", type=Path, default=Path("results"),
+                        help="output folder (default: %(default)s)")
     parser.add_argument("--timeout", type=cli.positive_float, default=1800.0,
                         help="seconds one run may take before it is killed (default: %(default)s)")
     args = parser.parse_args(argv)
@@ -65,6 +79,11 @@ def parse_args(argv=None):
         parser.error("--workers applies to --input loader only")
     if args.compile_cache and args.cache == "cold":
         parser.error("--compile-cache is the folder of --cache warm or both; cold runs use no cache")
+    if args.compile_cache:
+        try:
+            cli.writable_dir(args.compile_cache)
+        except argparse.ArgumentTypeError as e:
+            parser.error(f"--compile-cache {e}")
     args.seeds = list(dict.fromkeys(args.seeds)) if args.seeds else [args.seed]
     cli.check_batch_sizes(parser, args.batch_sizes, args.train_limit)
     try:
@@ -92,9 +111,17 @@ def check_modes(parser, args):
             parser.error(f"no mode given for {framework} (its modes: {', '.join(modes.names(framework))})")
     chosen = [modes.mode(m) for m in args.modes]
     if args.input == ["loader"] and all(m.device_input_only for m in chosen):
-        parser.error(f"--input loader feeds one batch per step; modes {', '.join(args.modes)} need --input device")
+        parser.error(f"--input loader feeds one batch per step; modes {', '.join(args.modes)} "
+                     "need --input device")
     if args.cache != "cold" and not any(m.cacheable for m in chosen):
-        parser.error(f"--cache {args.cache}: modes {', '.join(args.modes)} compile nothing a cache could keep")
+        parser.error(f"--cache {args.cache}: modes {', '.join(args.modes)} "
+                     "compile nothing a cache could keep")
+    if args.unroll and "scan" not in args.modes:
+        parser.error("--unroll applies to the JAX mode scan, which --modes does not include")
+    for item in args.exclude:
+        name, _, batch = item.partition("@")
+        if name not in args.modes or batch not in map(str, args.batch_sizes):
+            parser.error(f"--exclude {item}: not a mode of --modes at one of --batch-sizes (MODE@BATCH)")
 
 
 def cuda_available(device):
@@ -114,17 +141,25 @@ def plan(args):
     runs = []
     for batch in args.batch_sizes:
         for input_ in args.input:
-            chosen = [modes.mode(m) for f in args.frameworks for m in modes.names(f) if m in args.modes
-                      and not (input_ == "loader" and modes.mode(m).device_input_only)]
-            cached = [m for m in chosen if m.cacheable]
+            # (mode, precision, unroll) in the order of --frameworks and the modes table
+            chosen = [(m, precision, unroll) for f in args.frameworks for m in map(modes.mode, modes.names(f))
+                      if m.name in args.modes and not (input_ == "loader" and m.device_input_only)
+                      and f"{m.name}@{batch}" not in args.exclude
+                      for precision in args.precision
+                      for unroll in (args.unroll or [None] if m.name == "scan" else [None])]
+            cached = [v for v in chosen if v[0].cacheable]
 
-            def timed(which, cache, batch=batch, input_=input_):
-                return [RunSpec(m.framework, m.name, batch, input_, cache, seed, repeat)
-                        for seed in args.seeds for repeat in range(1, args.repeats + 1) for m in which]
-            runs += timed(chosen if "cold" in caches else [m for m in chosen if not m.cacheable], "cold")
+            def spec(variant, cache, *rest, batch=batch, input_=input_):
+                m, precision, unroll = variant
+                return RunSpec(m.framework, m.name, batch, input_, cache, *rest, precision=precision,
+                               unroll=unroll)
+
+            def timed(which, cache, spec=spec):
+                return [spec(v, cache, seed, repeat)
+                        for seed in args.seeds for repeat in range(1, args.repeats + 1) for v in which]
+            runs += timed(chosen if "cold" in caches else [v for v in chosen if not v[0].cacheable], "cold")
             if "warm" in caches:
-                runs += [RunSpec(m.framework, m.name, batch, input_, "warm", args.seeds[0], 0, "fill")
-                         for m in cached]
+                runs += [spec(v, "warm", args.seeds[0], 0, "fill") for v in cached]
                 runs += timed(cached, "warm")
     return runs
 
@@ -138,8 +173,10 @@ def child_command(args, spec, extra=()):
     command = [sys.executable, str(HERE / SCRIPTS[spec.framework]), "--mode", spec.mode,
                "--batch-size", str(spec.batch_size), "--epochs", str(spec_epochs(args, spec)),
                "--lr", repr(args.lr), "--seed", str(spec.seed), "--init", args.init,
-               "--precision", args.precision, "--device", args.device, "--train-limit", str(args.train_limit),
+               "--precision", spec.precision, "--device", args.device, "--train-limit", str(args.train_limit),
                "--data-dir", str(data.data_dir(args.data_dir)), "--input", spec.input, *extra]
+    if spec.unroll is not None:
+        command += ["--unroll", str(spec.unroll)]
     if spec.input == "loader":
         command += ["--workers", str(args.workers)]
     if spec.cache == "warm":
@@ -151,7 +188,10 @@ def run_label(spec):
     words = [spec.framework, spec.mode, f"batch {spec.batch_size}"]
     words += [f"input {spec.input}"] * (spec.input != "device")
     words += [f"{spec.cache} cache"] * (spec.cache != "cold")
-    words += ["(filling the cache)"] if spec.purpose == "fill" else [f"seed {spec.seed}", f"repeat {spec.repeat}"]
+    words += [f"unroll {spec.unroll}"] * (spec.unroll is not None)
+    words += ["tf32"] * (spec.precision == "tf32")
+    words += (["(filling the cache)"] if spec.purpose == "fill"
+              else [f"seed {spec.seed}", f"repeat {spec.repeat}"])
     return " ".join(words)
 
 
@@ -197,8 +237,8 @@ def run_all(args, specs, meta, runs):
             load, t0 = meter.start(), time.perf_counter()
             records, error, stderr_tail = run_child(child_command(args, spec), args.timeout, epochs,
                                                     lambda r, epochs=epochs: progress.epoch(r, epochs))
-            runs.append(Run(spec, records, error, stderr_tail, wall_s=time.perf_counter() - t0, load_avg_1m=load,
-                            other_cores=meter.other_cores()))
+            runs.append(Run(spec, records, error, stderr_tail, wall_s=time.perf_counter() - t0,
+                            load_avg_1m=load, other_cores=meter.other_cores()))
             if error:
                 code = EXIT_ERROR
                 progress.message(f"FAILED {label}: {error}\n{stderr_tail}")

@@ -15,13 +15,18 @@ class Config(NamedTuple):
     batch: int
     framework: str
     mode: str
-    input: str
-    cache: str
+    input: str = "device"
+    cache: str = "cold"
+    precision: str = "highest"
+    unroll: int | None = None  # scan only
 
 
 def config_of(run):
+    """A run's configuration; a scan's unroll as its start record gave it, where the
+    controller left it to the trainer's default."""
     s = run.spec
-    return Config(s.batch_size, s.framework, s.mode, s.input, s.cache)
+    unroll = s.unroll if s.unroll is not None else run.start.get("unroll")
+    return Config(s.batch_size, s.framework, s.mode, s.input, s.cache, s.precision, unroll)
 
 
 def steady_time(run):

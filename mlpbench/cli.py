@@ -2,12 +2,16 @@
 "Flags"), and the one-line way every bad input is refused."""
 import argparse
 import math
+import os
 import sys
+import tempfile
 
 from mlpbench import data, modes
 from mlpbench.records import EXIT_USAGE
 
 INPUTS = ("device", "loader")
+PRECISIONS = ("highest", "tf32")
+PRECISION_HELP = "fp32 matmuls, or TF32 allowed on GPUs"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -61,16 +65,27 @@ def non_negative_int(text):
     return value
 
 
+def writable_dir(text):
+    """A folder that exists, or can be made, and takes a file: checked before any run."""
+    try:
+        os.makedirs(text, exist_ok=True)
+        tempfile.TemporaryFile(dir=text).close()
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"{text} cannot be created or written ({e.strerror or e})") from None
+    return text
+
+
 def add_run_flags(parser, init_default):
     """Flags that the trainers take and the controller passes through unchanged."""
-    parser.add_argument("--lr", type=positive_float, default=0.01, help="SGD learning rate (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of init and batch order (default: %(default)s)")
+    parser.add_argument("--lr", type=positive_float, default=0.01,
+                        help="SGD learning rate (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of init and batch order (default: %(default)s)")
     parser.add_argument("--data-dir", default=None,
                         help="folder with the MNIST IDX files (default: $MNIST_DATA_DIR, else data/mnist/)")
     parser.add_argument("--init", choices=("native", "shared"), default=init_default,
-                        help="native: framework's own init; shared: identical numpy init (default: %(default)s)")
-    parser.add_argument("--precision", choices=("highest", "tf32"), default="highest",
-                        help="fp32 matmuls, or TF32 allowed on GPUs (default: %(default)s)")
+                        help="native: framework's own init; shared: identical numpy init "
+                             "(default: %(default)s)")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where to train (default: %(default)s)")
     parser.add_argument("--train-limit", type=train_limit, default=data.N_TRAIN,
@@ -83,15 +98,22 @@ def trainer_parser(framework):
     choices = modes.names(framework.lower())
     parser = OneLineParser(description=f"Train the 784-512-512-10 MLP on MNIST with {framework}; "
                            "JSON records on stdout, progress on stderr.")
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="batch size (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=64,
+                        help="batch size (default: %(default)s)")
     parser.add_argument("--epochs", type=positive_int, default=10, help="epochs (default: %(default)s)")
-    parser.add_argument("--mode", choices=choices, default=choices[0], help="how the step runs (default: %(default)s)")
+    parser.add_argument("--mode", choices=choices, default=choices[0],
+                        help="how the step runs (default: %(default)s)")
     parser.add_argument("--input", choices=INPUTS, default="device",
                         help="device: the split on the device, batches gathered there; loader: torchvision "
                              "MNIST through a torch DataLoader, timed in the epoch (default: %(default)s)")
-    parser.add_argument("--compile-cache", default=None, metavar="DIR",
+    parser.add_argument("--compile-cache", type=writable_dir, default=None, metavar="DIR",
                         help="keep compiled programs in DIR (JAX's persistent cache, Inductor's on-disk "
                              "caches) and reuse them (default: none, every run compiles cold)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="highest",
+                        help=f"{PRECISION_HELP} (default: %(default)s)")
+    if framework == "JAX":
+        parser.add_argument("--unroll", type=positive_int, default=None,
+                            help="scan only: steps per iteration of lax.scan's loop (default: 1)")
     add_run_flags(parser, init_default="native")
     parser.add_argument("--probe", action="store_true",
                         help="measure the device's fp32 matmul rate, print one record and exit")
@@ -105,6 +127,8 @@ def parse_trainer_args(parser, argv=None):
         parser.error(f"--mode {args.mode} runs over batches already on the device; use --input device")
     if args.workers and args.input != "loader":
         parser.error("--workers applies to --input loader only")
+    if getattr(args, "unroll", None) is not None and args.mode != "scan":
+        parser.error(f"--unroll applies to --mode scan only, not {args.mode}")
     return args
 
 

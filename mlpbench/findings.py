@@ -68,23 +68,32 @@ def speed_sentence(fast, slow, stats):
                 f"({fmt_time(tf)} vs {fmt_time(ts)} per epoch")
     interval = ratio_interval(stats[slow].steadies, stats[fast].steadies)
     if interval is None:
-        return text + "; a single measurement each, no interval)."
+        runs = stats[fast].runs, stats[slow].runs
+        if runs == (1, 1):
+            return text + "; a single measurement each, no interval)."
+        return text + f"; {runs[0]} and {runs[1]} runs, no interval with a single run on one side)."
     lo, hi = interval
     text += (f"; 95% bootstrap interval {lo:.2f}x to {hi:.2f}x "
              f"over {stats[fast].runs} and {stats[slow].runs} runs)")
     return text + (": within noise." if lo <= 1 <= hi else ".")
 
 
+def precision_note(precision):
+    return " (tf32)" if precision == "tf32" else ""
+
+
 def speed_findings(stats):
+    """The fastest mode of each framework against the other's, per batch size, input and
+    precision: each comparison changes the framework and nothing else the user set."""
     out = []
-    for batch, input_ in dict.fromkeys((c.batch, c.input) for c in stats):
+    for batch, input_, precision in dict.fromkeys((c.batch, c.input, c.precision) for c in stats):
+        same = [c for c in stats if (c.batch, c.input, c.precision) == (batch, input_, precision)]
         # Warm-cache runs differ from cold ones in epoch 1 only: the steady state is compared cold.
-        cache = ("cold" if any((c.batch, c.input, c.cache) == (batch, input_, "cold") for c in stats)
-                 else "warm")
+        cache = "cold" if any(c.cache == "cold" for c in same) else "warm"
         best = {}
-        for c, s in stats.items():
-            if (c.batch, c.input, c.cache) == (batch, input_, cache) and s.steady is not None:
-                if c.framework not in best or s.steady < stats[best[c.framework]].steady:
+        for c in same:
+            if c.cache == cache and stats[c].steady is not None:
+                if c.framework not in best or stats[c].steady < stats[best[c.framework]].steady:
                     best[c.framework] = c
         if len(best) == 2:
             fast, slow = sorted(best.values(), key=lambda c: stats[c].steady)
@@ -96,10 +105,10 @@ def speed_findings(stats):
 def accuracy_findings(groups, settings):
     """Final validation accuracy per framework over seeds, and the paired JAX - PyTorch gap."""
     out = []
-    for batch in sorted({c.batch for c in groups}):
+    for batch, precision in sorted({(c.batch, c.precision) for c in groups}):
         per_seed = {}
         for c, runs in groups.items():
-            if c.batch == batch:
+            if (c.batch, c.precision) == (batch, precision):
                 for r in runs:
                     per_seed.setdefault(c.framework, {}).setdefault(r.spec.seed, []).append(
                         r.epochs[-1]["val_acc"])
@@ -110,7 +119,8 @@ def accuracy_findings(groups, settings):
             continue
         jax, torch = ([statistics.mean(per_seed[f][s]) for s in seeds] for f in ("jax", "pytorch"))
         mean, (lo, hi), p = paired_difference(jax, torch)
-        text = (f"Batch {batch}, final val accuracy over {len(seeds)} seeds (mean ± SD): JAX "
+        text = (f"Batch {batch}{precision_note(precision)}, final val accuracy over {len(seeds)} seeds "
+                f"(mean ± SD): JAX "
                 f"{statistics.mean(jax):.4f} ± {statistics.stdev(jax):.4f}, "
                 f"PyTorch {statistics.mean(torch):.4f} ± {statistics.stdev(torch):.4f}; "
                 f"JAX - PyTorch = {mean:+.4f}, 95% interval {lo:+.4f} to {hi:+.4f}")
@@ -160,12 +170,13 @@ def curve_gap(a, b):
 
 
 def parity_findings(groups, settings):
-    """Largest gaps between the curves of different frameworks at one batch size (first seed,
-    first repeat of each configuration)."""
+    """Largest gaps between the curves of different frameworks at one batch size and
+    precision (first seed, first repeat of each configuration)."""
     out = []
     seed = (settings.get("seeds") or [settings.get("seed", 0)])[0]
-    for batch in sorted({c.batch for c in groups}):
-        curves = {c: representative(rs, seed).epochs for c, rs in groups.items() if c.batch == batch}
+    for batch, precision in sorted({(c.batch, c.precision) for c in groups}):
+        curves = {c: representative(rs, seed).epochs for c, rs in groups.items()
+                  if (c.batch, c.precision) == (batch, precision)}
         gaps = [curve_gap(ca, cb) for (a, ca), (b, cb) in itertools.combinations(curves.items(), 2)
                 if a.framework != b.framework and len(ca) == len(cb)]
         if not gaps:
@@ -181,7 +192,8 @@ def parity_findings(groups, settings):
         else:  # different starting weights: the accuracy verdict over seeds is the comparison
             agree = (f"start from different weights (--init {settings.get('init')}), "
                      f"so no match is expected (seed {seed})")
-        out.append(f"Batch {batch}: the JAX and PyTorch runs ({names}) {agree}: across frameworks, over "
+        out.append(f"Batch {batch}{precision_note(precision)}: the JAX and PyTorch runs ({names}) {agree}: "
+                   "across frameworks, over "
                    f"{len(next(iter(curves.values())))} epochs, "
                    f"val accuracy differs by at most {worst['val_acc']:.4f}, "
                    f"train loss by at most {worst['train_loss']:.1e}, "

@@ -17,7 +17,10 @@ def fmt_bytes(value):
 
 
 def label(config):
-    """A configuration's name, its batch size aside: "JAX step (loader) (warm cache)"."""
+    """A configuration's name, its batch size aside: "JAX step (loader) (warm cache)";
+    a scan's unroll where it is not 1, and TF32 where it was allowed."""
     text = modes.mode(config.mode).display
+    text += f" (unroll {config.unroll})" if config.unroll not in (None, 1) else ""
+    text += " (tf32)" if config.precision == "tf32" else ""
     return text + "".join([" (loader)"] * (config.input == "loader")
                           + [" (warm cache)"] * (config.cache == "warm"))

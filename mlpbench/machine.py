@@ -51,3 +51,22 @@ def probe_record(framework, device_name, precision, n, seconds):
     return {"event": "probe", "framework": framework, "device_name": device_name,
             "precision": precision, "matmul_n": n, "matmul_s": seconds,
             "gflops": 2 * n ** 3 / seconds / 1e9}
+
+
+def gpu_facts():
+    """The first NVIDIA GPU's name, driver and the CUDA version its driver supports, from
+    nvidia-smi; None where there is none (no GPU, or no nvidia-smi)."""
+    import re
+    import subprocess
+    try:
+        query = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                                "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
+        header = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if query.returncode != 0 or not query.stdout.strip():
+        return None
+    name, driver, memory = (field.strip() for field in query.stdout.splitlines()[0].split(","))
+    cuda = re.search(r"CUDA Version:\s*([\d.]+)", header)
+    return {"name": name, "driver_version": driver, "memory": memory,
+            "cuda_driver": cuda.group(1) if cuda else None}

@@ -34,21 +34,39 @@ class Mode:
         return f"{FRAMEWORKS[self.framework]} {self.name}"
 
 
-# The first mode of each framework is its trainer's default --mode.
+# The first mode of each framework is its trainer's default --mode. Each Versus says what the
+# two modes' difference isolates; the summary weighs every pair that ran.
 MODES = {m.name: m for m in (
     Mode("step", "jax", FUNCTIONAL, compiled=True, cacheable=True, default=True,
-         weighed_against=(Versus("nojit", "compiling", break_even=True),)),
+         weighed_against=(Versus("nojit", "what jax.jit buys (functional JAX)", break_even=True),)),
     Mode("scan", "jax", FUNCTIONAL, compiled=True, cacheable=True, device_input_only=True,
-         weighed_against=(Versus("nojit", "compiling", break_even=True), Versus("step", "one call per epoch"))),
+         weighed_against=(Versus("nojit", "what jax.jit buys (functional JAX)", break_even=True),
+                          Versus("step", "a whole epoch in one call (compiled JAX)"))),
     # Op by op, each primitive is built once and can be cached: warm runs make sense.
     Mode("nojit", "jax", FUNCTIONAL, compiled=False, cacheable=True),
     Mode("eager", "pytorch", OBJECT_ORIENTED, compiled=False, cacheable=False, default=True),
     Mode("compile", "pytorch", OBJECT_ORIENTED, compiled=True, cacheable=True,
-         weighed_against=(Versus("eager", "compiling", break_even=True),)),
+         weighed_against=(Versus("eager", "what torch.compile buys (object-oriented PyTorch)",
+                                 break_even=True),)),
     Mode("cudagraph", "pytorch", OBJECT_ORIENTED, compiled=False, cacheable=False, gpu_only=True,
-         device_input_only=True, weighed_against=(Versus("eager", "a CUDA graph", break_even=True),)),
+         device_input_only=True,
+         weighed_against=(Versus("eager", "what a CUDA graph buys (object-oriented PyTorch)",
+                                 break_even=True),)),
+    Mode("func", "pytorch", FUNCTIONAL, compiled=False, cacheable=False,
+         weighed_against=(Versus("eager", "paradigm (both eager PyTorch)"),
+                          Versus("nojit", "framework (both functional, uncompiled)"))),
+    Mode("fullgraph", "pytorch", FUNCTIONAL, compiled=True, cacheable=True,
+         weighed_against=(Versus("step", "framework (both functional, compiled)"),
+                          Versus("scan", "framework (both functional, compiled)"),
+                          Versus("func", "what torch.compile buys (functional PyTorch)", break_even=True),
+                          Versus("compile",
+                                 "one graph against a graph broken at backward() (compiled PyTorch)"))),
+    Mode("fullgraph-cudagraph", "pytorch", FUNCTIONAL, compiled=True, cacheable=True, gpu_only=True,
+         device_input_only=True,
+         weighed_against=(Versus("fullgraph", "what a CUDA graph buys (compiled functional PyTorch)"),
+                          Versus("scan", "framework (both functional, compiled, launched from the device)"),
+                          Versus("cudagraph", "compiling inside the CUDA graph (PyTorch)"))),
 )}
-
 
 def mode(name):
     return MODES[name]

@@ -4,7 +4,6 @@ when it pays, recompilations, compilation caches, and the DataLoader (docs/desig
 import numpy as np
 
 from mlpbench import modes
-from mlpbench.aggregate import Config
 from mlpbench.findings import comparable
 from mlpbench.formatting import fmt_time, label
 from mlpbench.inference import ratio_interval
@@ -14,14 +13,13 @@ def jit_share_lines(stats):
     """The JIT overhead as a share of training time, per mode across batch sizes, and which
     way it moves as the batch grows."""
     out = []
-    for name in dict.fromkeys((c.framework, c.mode, c.input, c.cache) for c in stats):
+    for name in dict.fromkeys(c._replace(batch=0) for c in stats):
         rows = sorted((c.batch, s) for c, s in stats.items()
-                      if (c.framework, c.mode, c.input, c.cache) == name
-                      and s.jit is not None and s.train_time)
+                      if c._replace(batch=0) == name and s.jit is not None and s.train_time)
         if not rows:
             continue
         shares = [100 * s.jit / s.train_time for _, s in rows]
-        text = f"{label(Config(0, *name))}: JIT overhead " + ", ".join(
+        text = f"{label(name)}: JIT overhead " + ", ".join(
             f"{fmt_time(s.jit)} = {share:.1f}% of training at batch {b}"
             for (b, s), share in zip(rows, shares, strict=True))
         if len(rows) > 1:
@@ -38,7 +36,7 @@ def break_even_baselines(config, stats):
     for versus in modes.mode(config.mode).weighed_against:
         if not versus.break_even:
             continue
-        base = config._replace(mode=versus.other)
+        base = config._replace(mode=versus.other, unroll=None)
         if base not in stats and not modes.mode(versus.other).cacheable:
             base = base._replace(cache="cold")  # eager has no warm runs: its cold ones are the same
         if base in stats and comparable(config, base, stats) and stats[config].steady is not None:

@@ -18,10 +18,10 @@ MARKERS = {"jax": "o", "pytorch": "x"}
 
 
 def curve_configs(groups):
-    """One curve per framework, mode and input: warm-cache runs train exactly as cold ones."""
+    """One curve per configuration, batch and cache aside: warm-cache runs train exactly as cold ones."""
     chosen = {}
     for c in groups:
-        key = (c.framework, c.mode, c.input)
+        key = c._replace(batch=0, cache="cold")
         if key not in chosen or c.cache == "cold":
             chosen[key] = c
     return chosen

@@ -1,7 +1,7 @@
 """summary.md: the tables and findings computed from the runs' records and the machine they
 ran on. Nothing here is written in advance."""
+from mlpbench import comparisons, overheads
 from mlpbench import findings as fd
-from mlpbench import overheads
 from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats, config_of
 from mlpbench.findings import comparable
 from mlpbench.formatting import fmt, fmt_bytes, fmt_time, label
@@ -61,6 +61,11 @@ def compile_table(stats):
     return table(header, rows)
 
 
+def words(setting):
+    """A setting as the command line gave it: one value, or several."""
+    return " ".join(map(str, setting)) if isinstance(setting, list) else str(setting)
+
+
 def bullets(lines):
     return [f"- {line}" for line in lines]
 
@@ -77,7 +82,7 @@ def summary(runs, meta):
     init = ("batch order and init shared by both frameworks" if settings["init"] == "shared"
             else "batch order shared, each framework's own init")
     lines += [f"{epochs} epochs of {samples:,} samples, {init} (`--init {settings['init']}`), "
-              f"`--precision {settings['precision']}`, lr {settings['lr']}, "
+              f"`--precision {words(settings['precision'])}`, lr {settings['lr']}, "
               f"seed(s) {', '.join(map(str, seeds))}; "
               f"{settings['repeats']} repeat(s) per configuration and seed.", ""]
     lines += main_table(stats, target, epochs)
@@ -93,6 +98,11 @@ def summary(runs, meta):
              + fd.time_to_accuracy_findings(stats, target, epochs) + fd.parity_findings(groups, settings)
              + fd.rate_finding(stats, peaks))
     lines += ["## Findings", ""] + bullets(found) + [""]
+    weighed = (comparisons.versus_findings(stats) + comparisons.unroll_findings(stats)
+               + comparisons.precision_findings(stats))
+    if weighed:
+        lines += (["## One thing at a time: paradigm, framework, compiling, settings", ""] + bullets(weighed)
+                  + [""])
     lines += ["## The JIT: what it costs and when it pays", ""] + compile_table(stats) + [""]
     jit = (overheads.jit_share_lines(stats) + overheads.break_even_lines(stats)
            + overheads.recompile_findings(stats))
@@ -125,7 +135,7 @@ def machine_lines(runs, meta):
              f"- device: {', '.join(devices) or 'n/a'}; host CPU {meta['cpu']}, {meta['cpu_count']} cores",
              f"- {meta['platform']}, Python {meta['python']}, {', '.join(versions) or 'no run finished'}"
              + (f", PyTorch threads {threads}" if threads else ""),
-             f"- precision {meta['settings']['precision']}, init {meta['settings']['init']}",
+             f"- precision {words(meta['settings']['precision'])}, init {meta['settings']['init']}",
              f"- command: `python {' '.join(meta['command'])}`, "
              f"{meta['start_time']} to {meta.get('end_time', '?')}"]
     for framework, probe in meta.get("probes", {}).items():

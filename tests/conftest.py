@@ -11,9 +11,9 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 # The scripts and the mlpbench package live at the repository's top level.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from helpers import real_mnist_dir  # noqa: E402
-
 from mlpbench import data  # noqa: E402
+
+from helpers import real_mnist_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")

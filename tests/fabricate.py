@@ -23,6 +23,8 @@ class Knobs:
     first: dict | None = None  # fields added to epoch 1's record
     end: dict | None = None  # fields added to the end record
     recompiles: dict | None = None  # {epoch: count}
+    precision: str = "highest"
+    unroll: int | None = None
 
 
 def make_run(framework, mode, **knobs):
@@ -30,8 +32,9 @@ def make_run(framework, mode, **knobs):
     train_losses = k.train_losses or [1.0 / e for e in range(1, len(k.times) + 1)]
     start = {"event": "start", "framework": framework, "framework_version": "1.0", "mode": mode,
              "batch_size": k.batch, "epochs": len(k.times), "lr": 0.01, "seed": k.seed, "init": "shared",
-             "precision": "highest", "device": k.device, "device_name": f"fake {k.device}",
-             "train_samples": k.steps * k.batch, "steps_per_epoch": k.steps, "input": k.input}
+             "precision": k.precision, "device": k.device, "device_name": f"fake {k.device}",
+             "train_samples": k.steps * k.batch, "steps_per_epoch": k.steps, "input": k.input,
+             "unroll": k.unroll}
     records = [start]
     for epoch, (t, acc, loss) in enumerate(zip(k.times, k.val_accs, train_losses, strict=True), start=1):
         record = {"event": "epoch", "framework": framework, "mode": mode, "batch_size": k.batch,
@@ -46,7 +49,8 @@ def make_run(framework, mode, **knobs):
                     "total_time_s": sum(k.times) + 1, "peak_rss_bytes": 500 * 2**20,
                     "peak_device_bytes": None, **(k.end or {})})
     assert set(START_FIELDS) - {"event"} <= set(start)
-    spec = RunSpec(framework, mode, k.batch, k.input, k.cache, k.seed, k.repeat)
+    spec = RunSpec(framework, mode, k.batch, k.input, k.cache, k.seed, k.repeat, precision=k.precision,
+                   unroll=k.unroll)
     return Run(spec, records, load_avg_1m=k.load, other_cores=k.other_cores)
 
 

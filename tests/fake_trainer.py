@@ -18,6 +18,8 @@ parser.add_argument("--seed", type=int)
 parser.add_argument("--input")
 parser.add_argument("--workers", type=int)
 parser.add_argument("--compile-cache")
+parser.add_argument("--precision", default="highest")
+parser.add_argument("--unroll", type=int)
 parser.add_argument("--probe", action="store_true")
 args, _ = parser.parse_known_args()
 framework = os.path.basename(sys.argv[0]).split("_")[0]
@@ -33,9 +35,10 @@ def emit(record):
 
 emit({"event": "start", "framework": framework, "framework_version": "0", "mode": args.mode,
       "batch_size": args.batch_size, "epochs": args.epochs, "lr": 0.01, "seed": args.seed, "init": "shared",
-      "precision": "highest", "device": "cpu", "device_name": "fake", "train_samples": 1000,
+      "precision": args.precision, "device": "cpu", "device_name": "fake", "train_samples": 1000,
       "steps_per_epoch": 1000 // args.batch_size, "input": args.input, "workers": args.workers,
-      "compile_cache": args.compile_cache, "pid": os.getpid()})
+      "compile_cache": args.compile_cache, "unroll": args.unroll if args.mode == "scan" else None,
+      "pid": os.getpid()})
 if behaviour == "crash":
     print("fake trainer: boom", file=sys.stderr)
     sys.exit(3)

@@ -3,9 +3,10 @@ import json
 import math
 
 import pytest
-from helpers import run_script
 
 from mlpbench import cli, data
+
+from helpers import run_script
 
 SCRIPTS = ("assignment_1JAX.py", "assignment_1TORCH.py")
 BAD_FLAGS = [
@@ -13,7 +14,9 @@ BAD_FLAGS = [
     ("--lr", "-0.1"), ("--lr", "inf"), ("--mode", "warp"), ("--train-limit", "60000"),
     ("--batch-size", "512", "--train-limit", "100"), ("--init", "zeros"), ("--precision", "fp8"),
     ("--batch-size", "ten"), ("--workers", "-1"), ("--workers", "two"), ("--workers", "2"),
-    ("--input", "disk"), ("--input", "loader", "--mode", "scan"),
+    ("--input", "disk"), ("--input", "loader", "--mode", "scan"), ("--unroll", "0"), ("--unroll", "4"),
+    ("--mode", "scan", "--unroll", "0"), ("--mode", "scan", "--unroll", "two"),
+    ("--compile-cache", "/proc/x/y"),
 ]
 
 
@@ -29,7 +32,7 @@ def assert_one_line_exit_2(result):
 @pytest.mark.parametrize("flags", BAD_FLAGS, ids=" ".join)
 def test_bad_flags_exit_2_with_one_line(framework, flags, capsys):
     """The flags are parsed by one shared parser, tested in process; the scripts below."""
-    if "scan" in flags and framework == "PyTorch":
+    if "scan" in flags and framework == "PyTorch":  # scan's flags are JAX's only: PyTorch refuses them too
         flags = tuple("cudagraph" if f == "scan" else f for f in flags)
     with pytest.raises(SystemExit) as exit_info:
         cli.parse_trainer_args(cli.trainer_parser(framework), list(flags))
@@ -45,6 +48,16 @@ def test_scripts_refuse_bad_flags_with_one_line(script, flags):
     assert_one_line_exit_2(run_script(script, *flags))
 
 
+@pytest.mark.parametrize("script, mode", [("assignment_1JAX.py", "step"),
+                                          ("assignment_1TORCH.py", "compile")])
+def test_a_compile_cache_that_cannot_be_made_exits_2(script, mode):
+    """As a new user would try it: without the check, torch.compile ended in a traceback
+    (exit 1) and JAX warned once per program and ran without a cache."""
+    result = run_script(script, "--mode", mode, "--compile-cache", "/proc/x/y")
+    assert_one_line_exit_2(result)
+    assert "/proc/x/y" in result.stderr
+
+
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_gpu_requested_on_cpu_machine_exits_2(script):
     result = run_script(script, "--device", "gpu")
@@ -52,10 +65,11 @@ def test_gpu_requested_on_cpu_machine_exits_2(script):
     assert "GPU" in result.stderr
 
 
-def test_cudagraph_without_cuda_exits_2():
-    result = run_script("assignment_1TORCH.py", "--mode", "cudagraph")
+@pytest.mark.parametrize("mode", ["cudagraph", "fullgraph-cudagraph"])
+def test_cuda_graph_modes_without_cuda_exit_2(mode):
+    result = run_script("assignment_1TORCH.py", "--mode", mode)
     assert_one_line_exit_2(result)
-    assert "cudagraph" in result.stderr
+    assert mode in result.stderr
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -3,18 +3,22 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
+import tarfile
 import time
 from pathlib import Path
 
 import pytest
-import reference
-from helpers import ROOT, run_script
 
 import compare_results
 from mlpbench import modes, results
 from mlpbench.aggregate import FLOPS_PER_SAMPLE, Config
 from mlpbench.formatting import fmt_bytes, fmt_time, label
 from mlpbench.model import shared_init
+
+import reference
+from helpers import ROOT
 
 
 def read_csv(path):
@@ -34,20 +38,29 @@ def number(text):
     return float(text) if text not in ("", None) else None
 
 
-# --- one real benchmark: every CPU mode, cold and warm, on a subset ---------------------
+# --- one real benchmark: benchmarks/gpu_check.sh --smoke, every CPU mode cold and warm ------
 
-N, BATCH, EPOCHS, LR = 1050, 100, 2, 0.1  # 50 images dropped: a wrong denominator shows
-CPU_MODES = ("step", "scan", "nojit", "eager", "compile")
+N, BATCH, EPOCHS, LR = 1050, 100, 2, 0.1  # the smoke's settings: 50 images dropped, a wrong denominator shows
+CPU_MODES = tuple(m.name for m in modes.MODES.values() if not m.gpu_only)
 
 
 @pytest.fixture(scope="module")
-def benchmark(mnist_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("benchmark")
-    result = run_script("compare_results.py", "--modes", "all", "--cache", "both", "--train-limit", N,
-                        "--epochs", EPOCHS, "--batch-sizes", BATCH, "--lr", LR, "--out-dir", out,
-                        "--data-dir", mnist_dir, timeout=900)
-    assert result.returncode == 0, result.stderr
-    return out, result, read_csv(out / "benchmark_results.csv")
+def check(mnist_dir, tmp_path_factory):
+    """The GPU check's sequence with tiny settings on this CPU, as the suite's one real run of
+    the controller: its "all" part is every CPU mode, cold and warm, and the later parts share
+    that part's warm compile cache. Running it here also keeps the script from rotting."""
+    out = tmp_path_factory.mktemp("gpu-check") / "check"
+    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(out), "--smoke"],
+                            capture_output=True, text=True, timeout=900, cwd=ROOT,
+                            env={**os.environ, "PYTHON": sys.executable, "MNIST_DATA_DIR": str(mnist_dir)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    return out
+
+
+@pytest.fixture(scope="module")
+def benchmark(check):
+    out = check / "all"
+    return out, (check / "all.log").read_text(), read_csv(out / "benchmark_results.csv")
 
 
 def runs_of(rows):
@@ -57,19 +70,20 @@ def runs_of(rows):
     return runs
 
 
-def test_all_modes_on_a_cpu_are_every_mode_but_cudagraph(benchmark):
-    out, result, rows = benchmark
+def test_all_modes_on_a_cpu_are_every_mode_but_the_cuda_graphs(benchmark):
+    out, log, rows = benchmark
+    assert set(CPU_MODES) == {"step", "scan", "nojit", "eager", "compile", "func", "fullgraph"}
     assert tuple(rows[0]) == results.CSV_COLUMNS
     ran = {(r["framework"], r["mode"], r["cache"]) for r in rows}
     assert ran == ({(m.framework, m.name, "cold") for m in modes.MODES.values() if m.name in CPU_MODES}
                    | {(m.framework, m.name, "warm") for m in modes.MODES.values()
-                      if m.name in CPU_MODES and m.name != "eager"})
+                      if m.name in CPU_MODES and m.name not in ("eager", "func")})
     assert len(rows) == len(ran) * EPOCHS
     assert all(r["status"] == "ok" and r["init"] == "shared" and r["device"] == "cpu" for r in rows)
     summary = (out / "summary.md").read_text()
-    assert result.stdout.strip() == summary.strip()  # printed as well as written
-    for mode in ("scan", "compile", "nojit"):
-        assert f"| {BATCH} | {'JAX' if mode != 'compile' else 'PyTorch'} {mode} |" in summary
+    assert log.rstrip().endswith(summary.strip())  # printed as well as written
+    for mode in ("scan", "compile", "nojit", "func", "fullgraph"):
+        assert f"| {BATCH} | {modes.mode(mode).display} |" in summary
     assert "cudagraph" not in summary
     for name in ("training_curves.png", "epoch_times.png"):
         assert_png(out / name)
@@ -123,12 +137,15 @@ def test_compile_stages_recompiles_and_memory_are_recorded(benchmark):
         if mode in ("step", "scan"):
             stages = [float(first[k]) for k in ("jit_trace_s", "jit_lower_s", "jit_compile_s")]
             assert all(s > 0 for s in stages) and sum(stages) <= first_step
-        if mode == "compile":
+        if mode in ("compile", "fullgraph"):
             assert 0 < float(first["compile_s"]) <= first_step
-            assert int(first["graphs"]) >= 1 and int(first["graph_breaks"]) >= 0
-        # no compilation after epoch 1, in any mode that can count them
-        assert [r["recompiles"] for r in later] == ([""] * len(later) if mode == "eager"
-                                                    else ["0"] * len(later))
+        if mode == "compile":  # loss.backward() breaks the graph: Dynamo does not trace it
+            assert int(first["graphs"]) > 1 and int(first["graph_breaks"]) >= 1
+        if mode == "fullgraph":  # forward, backward, update and totals: one graph
+            assert (first["graphs"], first["graph_breaks"]) == ("1", "0")
+        # no compilation after epoch 1, in any mode that can count them (PyTorch's compiled ones, JAX's)
+        counted = modes.mode(mode).compiled or modes.mode(mode).framework == "jax"
+        assert [r["recompiles"] for r in later] == (["0"] * len(later) if counted else [""] * len(later))
         peak = float(run[-1]["peak_rss_bytes"])
         assert N * 784 * 4 + 10_000 * 784 * 4 * 2 < peak < 64 * 2**30  # above the float32 splits it holds
         assert run[-1]["peak_device_bytes"] == ""  # no GPU allocator on a CPU
@@ -136,19 +153,19 @@ def test_compile_stages_recompiles_and_memory_are_recorded(benchmark):
 
 def test_warm_runs_read_the_cache_the_fill_runs_wrote(benchmark):
     out, _, rows = benchmark
-    cache = out / "compile-cache"
+    cache = out.parent / "compile-cache"  # the smoke's one cache, which --compile-cache names
     jax_files = list((cache / "jax").iterdir())
     inductor_files = [p for p in (cache / "inductor").rglob("*") if p.is_file()]
     assert jax_files and inductor_files
     for (_, mode, kind, _), run in runs_of(rows).items():
         hits = run[0]["cache_hits"]
-        if kind == "cold" or mode == "eager":
+        if kind == "cold" or not modes.mode(mode).cacheable:
             assert hits == "", (mode, kind)
         else:
             assert int(hits) >= 1, (mode, kind)
     meta = json.loads((out / "run_meta.json").read_text())
     fills = [r for r in meta["runs"] if r["purpose"] == "fill"]
-    assert sorted(r["mode"] for r in fills) == ["compile", "nojit", "scan", "step"]
+    assert sorted(r["mode"] for r in fills) == ["compile", "fullgraph", "nojit", "scan", "step"]
     assert all(r["error"] is None and r["framework_version"] and r["device"] == "cpu" for r in fills)
     summary = (out / "summary.md").read_text()
     assert "## Cold and warm compilation caches" in summary
@@ -263,6 +280,31 @@ def test_warm_cache_fills_once_per_configuration_then_times_against_it(fake_trai
     assert {(r["cache"], r["compile_cache"]) for r in rows} == {("cold", ""), ("warm", cache)}
 
 
+def test_unrolls_and_precisions_are_configurations_of_their_own(fake_trainers):
+    """Each scan unroll and each precision is a configuration: its own runs, CSV rows and
+    table row, so the sweep and the TF32 comparison are findings, not hand comparisons."""
+    out = fake_trainers / "out"
+    code = compare_results.main(["--batch-sizes", "100", "--epochs", "3",
+                                 "--modes", "step", "scan", "eager", "--unroll", "1", "8",
+                                 "--precision", "highest", "tf32", "--out-dir", str(out)])
+    assert code == 0
+    meta = json.loads((out / "run_meta.json").read_text())
+    assert [(r["mode"], r["precision"], r["unroll"]) for r in meta["runs"]] == [
+        ("step", "highest", None), ("step", "tf32", None), ("scan", "highest", 1), ("scan", "highest", 8),
+        ("scan", "tf32", 1), ("scan", "tf32", 8), ("eager", "highest", None), ("eager", "tf32", None)]
+    rows = read_csv(out / "benchmark_results.csv")
+    assert {(r["mode"], r["precision"], r["unroll"]) for r in rows} == {
+        ("step", "highest", ""), ("step", "tf32", ""), ("scan", "highest", "1"), ("scan", "highest", "8"),
+        ("scan", "tf32", "1"), ("scan", "tf32", "8"), ("eager", "highest", ""), ("eager", "tf32", "")}
+    summary = (out / "summary.md").read_text()
+    for name in ("JAX scan", "JAX scan (unroll 8)", "JAX scan (tf32)", "JAX scan (unroll 8) (tf32)",
+                 "PyTorch eager (tf32)"):
+        assert f"| 100 | {name} |" in summary
+    assert ("- Batch 100, JAX scan by unroll: 1: " in summary
+            and "- Batch 100 (tf32), JAX scan by unroll" in summary)
+    assert "- Batch 100, JAX scan (unroll 8), TF32 against strict fp32: " in summary
+
+
 def test_loader_input_skips_modes_that_need_device_batches(fake_trainers):
     out = fake_trainers / "out"
     code = compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--modes", "step", "scan", "eager",
@@ -282,7 +324,9 @@ def test_loader_input_skips_modes_that_need_device_batches(fake_trainers):
     ("--batch-sizes", "1024", "--train-limit", "500"), ("--seeds",), ("--seeds", "x"), ("--target-acc", "0"),
     ("--target-acc", "1.5"), ("--input", "disk"), ("--workers", "-1"), ("--workers", "2"),
     ("--input", "loader", "--modes", "scan"), ("--cache", "hot"),
-    ("--compile-cache", "/tmp/x"), ("--cache", "warm", "--modes", "eager")])
+    ("--compile-cache", "/tmp/x"), ("--cache", "warm", "--modes", "eager"),
+    ("--cache", "warm", "--compile-cache", "/proc/x/y"), ("--unroll", "4"),
+    ("--modes", "step", "scan", "--unroll", "0"), ("--precision", "fp16"), ("--precision",)])
 def test_bad_flags_exit_2_with_one_line(flags, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         compare_results.parse_args([*flags, "--out-dir", str(tmp_path)])
@@ -315,3 +359,26 @@ def test_bad_data_exits_2_before_any_run(tmp_path, monkeypatch, capsys):
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == "error: train-images-idx3-ubyte: SHA-256 mismatch"
     assert not (tmp_path / "out" / "benchmark_results.csv").exists()
+
+
+# --- benchmarks/gpu_check.sh --smoke: every part ran and packed ----------------------------
+
+def test_gpu_check_smoke_ran_every_part_and_packed_them(check):
+    parts = [line.split("\t") for line in (check / "parts.tsv").read_text().splitlines()]
+    assert [p[0] for p in parts] == ["versions", "tests", "unroll", "cmdbuf", "kernels", "all", "precision",
+                                     "total"]
+    assert all(p[1] == "0" and float(p[2]) >= 0 for p in parts)
+    versions = json.loads((check / "versions.json").read_text())
+    assert versions["torch"] and versions["jax"] and "gpu" in versions
+    with tarfile.open(check.parent / "check.tar.gz") as tar:
+        names = tar.getnames()
+    for part in ("all", "precision", "unroll", "cmdbuf"):
+        assert f"check/{part}/summary.md" in names and f"check/{part}/benchmark_results.csv" in names
+    assert "check/kernels.json" in names and "check/tests.log" in names
+    assert "JAX scan by unroll: 1: " in (check / "unroll" / "summary.md").read_text()
+    assert "TF32 against strict fp32" in (check / "precision" / "summary.md").read_text()
+    # every part shares one warm cache: each timed run of a compiled mode found its programs there
+    rows = read_csv(check / "precision" / "benchmark_results.csv")
+    assert all(int(r["cache_hits"]) >= 1 for r in rows if r["epoch"] == "1")
+    kernels = json.loads((check / "kernels.json").read_text())
+    assert {"jax scan unroll 1", "jax scan unroll 16", "pytorch fullgraph"} <= {k["step"] for k in kernels}

@@ -4,10 +4,10 @@ may not. UPDATE_GOLDEN=1 rewrites them (only for a change of output that is mean
 import csv
 import io
 
+from mlpbench import report, results
+
 from fabricate import make_meta, make_run
 from goldens import check_golden
-
-from mlpbench import report, results
 
 
 def scenario():

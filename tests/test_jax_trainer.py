@@ -2,13 +2,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import run_script
-from record_checks import check_records, parse_records
-from reference import cross_entropy, forward, sgd_step
 
 import assignment_1JAX as jt
 from mlpbench import data
 from mlpbench.model import shared_init
+
+from helpers import run_script
+from record_checks import check_records, parse_records
+from reference import cross_entropy, forward, sgd_step
 
 jax.config.update("jax_default_matmul_precision", "highest")
 
@@ -78,14 +79,28 @@ def test_step_and_scan_modes_agree_after_an_epoch(split):
     params, totals = jax.device_put(shared_init(0)), jt.zero_totals()
     for idx in batches:
         params, totals = jt.update(params, totals, images, labels, jnp.asarray(idx), lr)
-    scan_params, scan_totals = jt.train_epoch_scan(jax.device_put(shared_init(0)),
-                                                   images, labels, jnp.asarray(batches), lr)
-    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(scan_params), strict=True):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
-    assert float(totals[0]) == pytest.approx(float(scan_totals[0]), rel=1e-6)
-    assert int(totals[1]) == int(scan_totals[1])
+    for unroll in (1, 8):
+        scan_params, scan_totals = jt.train_epoch_scan(jax.device_put(shared_init(0)), images, labels,
+                                                       jnp.asarray(batches), lr, unroll=unroll)
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(scan_params), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-6)
+        assert float(totals[0]) == pytest.approx(float(scan_totals[0]), rel=1e-6)
+        assert int(totals[1]) == int(scan_totals[1])
     # and training did move the parameters
     assert not np.allclose(np.asarray(params[0]["w"]), shared_init(0)[0]["w"])
+
+
+def test_unroll_reaches_the_compiled_loop():
+    """Unrolled or not, scan computes the same numbers, so only the built program can tell:
+    with unroll 8 the loop's body holds 8 steps' matrix products."""
+    params = jax.device_put(shared_init(0))
+    images, labels = jnp.zeros((256, 784)), jnp.zeros((256,), jnp.int32)
+    batches = jnp.asarray(data.batch_order(0, 1, 256, 16))
+
+    def dots(unroll):
+        built = jt.train_epoch_scan.trace(params, images, labels, batches, jnp.float32(0.1), unroll=unroll)
+        return built.lower().compile().as_text().count(" dot(")
+    assert dots(8) == 8 * dots(1) and dots(1) >= 8  # 3 forward, 5 backward per step
 
 
 @pytest.mark.parametrize("mode, function", [("step", "train_step"), ("scan", "train_epoch_scan")])
@@ -98,6 +113,7 @@ def test_script_emits_valid_records_and_compiles_once(mnist_dir, mode, function)
     assert result.returncode == 0, result.stderr
     start, epochs, end = check_records(parse_records(result.stdout), "jax", mode, 32, 2, 3000)
     assert start["init"] == "native" and start["device"] == "cpu"
+    assert start["unroll"] == (1 if mode == "scan" else None)  # the CPU default, recorded
     assert epochs[1]["train_loss"] < epochs[0]["train_loss"]
     assert epochs[1]["val_acc"] > 0.8  # it learns: 3,000 images, 2 epochs, lr 0.1
     assert "epoch 2/2" in result.stderr

@@ -3,12 +3,13 @@ epochs that train on exactly the batches of device-resident ones."""
 import hashlib
 
 import pytest
-import reference
-from helpers import run_script
-from record_checks import check_records, parse_records
 
 from mlpbench import data
 from mlpbench.model import shared_init
+
+import reference
+from helpers import run_script
+from record_checks import check_records, parse_records
 
 
 def test_torchvision_layout_is_built_from_verified_files_without_network(mnist_dir, tmp_path, monkeypatch):

@@ -3,17 +3,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import reference
 import torch
-from goldens import assert_records_match_golden
-from helpers import run_script
-from record_checks import parse_records
-from torch_layout import model_params, shared_model
 
 import assignment_1JAX as jt
 import assignment_1TORCH as tt
 from mlpbench import data
 from mlpbench.model import shared_init
+
+import reference
+from goldens import assert_records_match_golden
+from helpers import run_script
+from record_checks import parse_records
+from torch_layout import model_params, shared_model
 
 jax.config.update("jax_default_matmul_precision", "highest")
 

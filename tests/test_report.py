@@ -5,13 +5,14 @@ import statistics
 
 import numpy as np
 import pytest
-from fabricate import make_meta, make_run
 from scipy import stats as sps
 
 from mlpbench import report
 from mlpbench.aggregate import FLOPS_PER_SAMPLE
 from mlpbench.formatting import fmt_time
 from mlpbench.inference import ratio_interval
+
+from fabricate import make_meta, make_run
 
 
 def summary(runs, **settings):
@@ -301,3 +302,77 @@ def test_cache_and_loader_findings():
         "2.00x the device-resident time."]
     # the steady-state comparison between frameworks is made on cold, device-resident runs
     assert speed_line(text).startswith("Batch 64: JAX step is 1.50x faster than PyTorch eager")
+
+
+# --- one thing at a time: pairs of modes, the unroll sweep, TF32 ----------------------
+
+def weighed(text):
+    """The bullets of the section that weighs one thing at a time."""
+    lines = text.splitlines()
+    start = lines.index("## One thing at a time: paradigm, framework, compiling, settings") + 2
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("## "))
+    return [line[2:] for line in lines[start:end] if line.startswith("- ")]
+
+
+def test_each_pair_weighs_the_one_thing_the_modes_table_says_it_changes():
+    runs = [make_run("pytorch", "eager", times=(2.0, 1.0, 1.0)),
+            make_run("pytorch", "func", times=(2.0, 1.5, 1.5)),
+            make_run("jax", "nojit", times=(20.0, 18.0, 18.0)),
+            make_run("jax", "step", times=(2.0, 0.6, 0.6)),
+            make_run("jax", "scan", times=(2.0, 0.4, 0.4)),
+            make_run("pytorch", "compile", times=(25.0, 0.9, 0.9)),
+            make_run("pytorch", "fullgraph", times=(30.0, 0.5, 0.5))]
+    lines = weighed(summary(runs))
+    single = "a single measurement each, no interval)."
+    for expected in (
+            "Batch 64, paradigm (both eager PyTorch): PyTorch eager is 1.50x faster than PyTorch func in "
+            f"steady state (1.00 s vs 1.50 s per epoch; {single}",
+            "Batch 64, framework (both functional, uncompiled): PyTorch func is 12.00x faster than JAX "
+            f"nojit in steady state (1.50 s vs 18.00 s per epoch; {single}",
+            "Batch 64, framework (both functional, compiled): PyTorch fullgraph is 1.20x faster than JAX "
+            f"step in steady state (500.0 ms vs 600.0 ms per epoch; {single}",
+            "Batch 64, framework (both functional, compiled): JAX scan is 1.25x faster than PyTorch "
+            f"fullgraph in steady state (400.0 ms vs 500.0 ms per epoch; {single}",
+            "Batch 64, what torch.compile buys (functional PyTorch): PyTorch fullgraph is 3.00x faster "
+            f"than PyTorch func in steady state (500.0 ms vs 1.50 s per epoch; {single}",
+            "Batch 64, one graph against a graph broken at backward() (compiled PyTorch): PyTorch fullgraph "
+            f"is 1.80x faster than PyTorch compile in steady state (500.0 ms vs 900.0 ms per epoch; {single}",
+            "Batch 64, what torch.compile buys (object-oriented PyTorch): PyTorch compile is 1.11x faster "
+            f"than PyTorch eager in steady state (900.0 ms vs 1.00 s per epoch; {single}"):
+        assert expected in lines
+    # every pair the table names, once, and nothing else: 2 func, 4 fullgraph, 1 compile, 1 step, 2 scan
+    assert len(lines) == 10
+    # the break-even of what compiling buys stays in the JIT section
+    assert findings(summary(runs), "Batch 64: PyTorch fullgraph against PyTorch func: breaks even after")
+
+
+def test_unroll_sweep_names_the_fastest_with_its_interval():
+    steadies = {1: [0.80, 0.82, 0.79], 4: [0.50, 0.52, 0.51], 8: [0.40, 0.41, 0.39], 16: [0.45, 0.44, 0.46]}
+    runs = [make_run("jax", "scan", unroll=u, repeat=i + 1, times=(2.0, s, s)) for u, ss in steadies.items()
+            for i, s in enumerate(ss)]
+    runs += [make_run("pytorch", "eager", times=(2.0, 1.0, 1.0))]
+    line = next(l for l in weighed(summary(runs, repeats=3)) if "by unroll" in l)
+    assert line.startswith("Batch 64, JAX scan by unroll: 1: 800.0 ms, 4: 510.0 ms, 8: 400.0 ms, 16: "
+                           "450.0 ms per steady epoch; JAX scan is 2.00x faster than JAX scan in steady state"
+                           .replace("JAX scan is", "JAX scan (unroll 8) is"))
+    lo, hi = interval_of(line)
+    assert 1 < lo <= 2.0 <= hi
+    assert "| 64 | JAX scan (unroll 8) |" in summary(runs, repeats=3)
+
+
+def test_tf32_is_weighed_against_strict_fp32_and_never_against_the_other_framework_at_another_precision():
+    runs = [make_run("jax", "scan", times=(2.0, 0.8, 0.8), val_accs=(0.8, 0.85, 0.9)),
+            make_run("jax", "scan", precision="tf32", times=(2.0, 0.5, 0.5), val_accs=(0.8, 0.85, 0.8991)),
+            make_run("pytorch", "eager", times=(2.0, 1.0, 1.0)),
+            make_run("pytorch", "eager", precision="tf32", times=(2.0, 0.9, 0.9))]
+    text = summary(runs, precision=["highest", "tf32"])
+    assert ("Batch 64, JAX scan, TF32 against strict fp32: JAX scan (tf32) is 1.60x faster than JAX scan in "
+            "steady state (500.0 ms vs 800.0 ms per epoch; a single measurement each, no interval); "
+            "final val accuracy 0.8991 with TF32, 0.9000 strict.") in weighed(text)
+    speed = [f for f in findings(text, "Batch 64: ") if "faster than" in f]
+    assert speed == [
+        "Batch 64: JAX scan is 1.25x faster than PyTorch eager in steady state (800.0 ms vs 1.00 s per "
+        "epoch; a single measurement each, no interval).",
+        "Batch 64: JAX scan (tf32) is 1.80x faster than PyTorch eager (tf32) in steady state (500.0 ms vs "
+        "900.0 ms per epoch; a single measurement each, no interval)."]
+    assert "`--precision highest tf32`" in text

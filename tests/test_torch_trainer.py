@@ -2,13 +2,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+
+import assignment_1TORCH as tt
+from mlpbench.model import shared_init
+
 from helpers import run_script
 from record_checks import check_records, parse_records
 from reference import cross_entropy, forward, sgd_step
 from torch_layout import model_params, shared_model
-
-import assignment_1TORCH as tt
-from mlpbench.model import shared_init
 
 
 def test_module_shapes_and_shared_layout():
@@ -50,6 +51,51 @@ def test_one_sgd_step_is_a_hand_computation():
     logits = forward(shared_init(3), images[idx].astype(np.float64))[0]
     assert totals[0].item() == pytest.approx(cross_entropy(logits, labels[idx]), rel=1e-5)
     assert totals[1].item() == (logits.argmax(1) == labels[idx]).sum()
+
+
+def test_functional_params_are_the_modules_in_the_jax_layout():
+    for got, want in zip(tt.functional_params(shared_model(4)), shared_init(4), strict=True):
+        np.testing.assert_array_equal(got["w"].numpy(), want["w"])
+        np.testing.assert_array_equal(got["b"].numpy(), want["b"])
+
+
+def test_one_functional_step_is_a_hand_computation_and_changes_nothing_in_place():
+    params = [{k: torch.from_numpy(v) for k, v in p.items()} for p in shared_init(3)]
+    rng = np.random.default_rng(2)
+    images = rng.random((40, 784), dtype=np.float32)
+    labels = rng.integers(0, 10, 40)
+    idx = np.array([3, 17, 5, 30, 0, 11, 22, 9])
+    totals = torch.tensor([1.5, 2.0])
+    new, new_totals = tt.func_train_step(params, totals, torch.from_numpy(images), torch.from_numpy(labels),
+                                         torch.from_numpy(idx), 0.5)
+    expected = sgd_step(shared_init(3), images[idx], labels[idx], lr=0.5)
+    for got, want in zip(new, expected, strict=True):
+        np.testing.assert_allclose(got["w"].numpy(), want["w"], atol=2e-6)
+        np.testing.assert_allclose(got["b"].numpy(), want["b"], atol=2e-6)
+    logits = forward(shared_init(3), images[idx].astype(np.float64))[0]
+    assert new_totals[0].item() == pytest.approx(1.5 + cross_entropy(logits, labels[idx]), rel=1e-5)
+    assert new_totals[1].item() == 2.0 + (logits.argmax(1) == labels[idx]).sum()
+    # params as data: the old values are still there, as in JAX
+    for p, q in zip(params, shared_init(3), strict=True):
+        np.testing.assert_array_equal(p["w"].numpy(), q["w"])
+    assert totals.tolist() == [1.5, 2.0]
+
+
+def test_in_place_functional_step_writes_into_the_same_tensors():
+    """What a CUDA graph replays: the same addresses read and written every step."""
+    params = [{k: torch.from_numpy(v.copy()) for k, v in p.items()} for p in shared_init(5)]
+    images, labels = torch.rand(64, 784), torch.randint(0, 10, (64,))
+    step = tt.FunctionalStep(lambda p, t, idx: tt.func_train_step(p, t, images, labels, idx, 0.1),
+                             params, torch.zeros(2), in_place=True)
+    before = [t.data_ptr() for t in step.state()]
+    reference = tt.FunctionalStep(lambda p, t, idx: tt.func_train_step(p, t, images, labels, idx, 0.1),
+                                  [{k: v.clone() for k, v in p.items()} for p in params], torch.zeros(2))
+    for idx in torch.arange(64).reshape(4, 16):
+        step(idx)
+        reference(idx)
+    assert [t.data_ptr() for t in step.state()] == before
+    for a, b in zip(step.state(), reference.state(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("mode", ["eager"])  # compile: in test_controller's benchmark of every mode

@@ -1,0 +1,31 @@
+"""The one table of modes: consistent in itself, and the same as docs/design.md says."""
+from mlpbench import modes
+
+from helpers import ROOT
+
+
+def yes(flag):
+    return "yes" if flag else "no"
+
+
+def test_design_doc_lists_the_modes_table():
+    lines = (ROOT / "docs" / "design.md").read_text().splitlines()
+    header = "| mode | framework | paradigm | compiled | cacheable | GPU only | device input only |"
+    start = lines.index(header)
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[start + 2:]
+            if line.startswith("|")][:len(modes.MODES)]
+    assert rows == [[m.name, m.framework, m.paradigm, yes(m.compiled), yes(m.cacheable), yes(m.gpu_only),
+                     yes(m.device_input_only)] for m in modes.MODES.values()]
+
+
+def test_every_comparison_names_a_mode_and_each_framework_has_one_default():
+    for m in modes.MODES.values():
+        assert all(v.other in modes.MODES and v.other != m.name for v in m.weighed_against)
+        if m.gpu_only or m.name == "scan":
+            assert m.device_input_only
+    assert [m.framework for m in modes.MODES.values() if m.default] == ["jax", "pytorch"]
+    assert modes.names("jax")[0] == "step" and modes.names("pytorch")[0] == "eager"
+    # the paradigm is weighed against the framework, each pair changing one thing
+    func = {v.other: v.changes for v in modes.mode("func").weighed_against}
+    assert func == {"eager": "paradigm (both eager PyTorch)",
+                    "nojit": "framework (both functional, uncompiled)"}
