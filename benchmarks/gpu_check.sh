@@ -8,8 +8,9 @@
 #   3 unroll     JAX scan at batch 64 with unroll 1, 4, 8 and 16
 #   4 cmdbuf     the sweep's ends with XLA's command buffers extended to the scan's loop
 #   5 kernels    kernels per training step of the fast modes, and their time (benchmarks/kernels.py)
-#   6 all        every mode at batch 64, 256 and 1024 for 3 epochs (JAX nojit at 256 and 1024 only)
-#   7 precision  TF32 against strict fp32 for the fastest mode of each framework
+#   6 precision  TF32 against strict fp32 for the fastest mode of each framework at batch 1024,
+#                where the step is the most compute-bound
+#   7 all        every mode at batch 64, 256 and 1024 for 3 epochs (JAX nojit at 256 and 1024 only)
 # Each part's elapsed time is printed and kept in OUT_DIR/parts.tsv; a failed part does not stop
 # the ones after it, and the exit code is 1 if any failed. SIGTERM (a timeout) stops the running
 # part as SIGTERM stops the controller, which writes its summary of the finished runs; the later
@@ -68,6 +69,7 @@ if [ "$smoke" -eq 1 ]; then
   later=(--cache warm --compile-cache "$out/compile-cache")
   repeats=1
   unroll_batch=(--batch-sizes 100)
+  precision_batch=(--batch-sizes 100)
   kernel_size=(--batch-size 100 --train-limit 1050 --lr 0.1 --compile-cache "$out/compile-cache")
   exclude=()
 else
@@ -80,6 +82,7 @@ else
   later=()
   repeats=2
   unroll_batch=(--batch-sizes 64)
+  precision_batch=(--batch-sizes 1024)
   kernel_size=(--batch-size 64)
   # Op by op, JAX's step is bound by Python (tens of ms a step): at batch 64, 781 steps an
   # epoch, its epochs alone would take much of the budget.
@@ -96,7 +99,7 @@ if [ "$smoke" -eq 0 ] && grep -q "skipped" "$out/tests.log"; then
   echo "tests: a GPU test was skipped" >&2
   failed=1
 fi
-# Short parts first: a timeout cuts the long ones, which keep what they finished.
+# Short parts first: a timeout cuts the longest, last, which keeps what it finished.
 part unroll "$python" compare_results.py --frameworks jax --modes scan --unroll 1 4 8 16 --repeats "$repeats" \
   --out-dir "$out/unroll" "${unroll_batch[@]}" "${common[@]}" "${later[@]}"
 # XLA's default command buffers leave a while loop's control on the host; WHILE and CONDITIONAL
@@ -105,10 +108,10 @@ cmdbuf=--xla_gpu_enable_command_buffer=FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,
 part cmdbuf env XLA_FLAGS="$cmdbuf" "$python" compare_results.py --frameworks jax --modes scan --unroll 1 16 \
   --repeats "$repeats" --out-dir "$out/cmdbuf" "${unroll_batch[@]}" "${common[@]}" "${later[@]}"
 part kernels "$python" benchmarks/kernels.py "${kernel_size[@]}" --out "$out/kernels.json"
+part precision "$python" compare_results.py --modes "${fastest[@]}" --precision highest tf32 \
+  --out-dir "$out/precision" "${precision_batch[@]}" "${common[@]}" "${later[@]}"
 part all "$python" compare_results.py --modes all "${exclude[@]}" --out-dir "$out/all" "${sizes[@]}" \
   "${common[@]}" "${all_cache[@]}"
-part precision "$python" compare_results.py --modes "${fastest[@]}" --precision highest tf32 \
-  --out-dir "$out/precision" "${sizes[@]}" "${common[@]}" "${later[@]}"
 
 printf 'total\t%s\t%s\n' "$failed" "$(seconds_since "$t_all")" | tee -a "$out/parts.tsv"
 tar -czf "$out.tar.gz" --exclude=compile-cache -C "$(dirname "$out")" "$(basename "$out")" || failed=1
