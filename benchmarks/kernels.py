@@ -136,6 +136,8 @@ def main():
     parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default: %(default)s)")
     parser.add_argument("--compile-cache", default=None, metavar="DIR",
                         help="the trainers' compile cache to read and fill (default: none)")
+    parser.add_argument("--frameworks", nargs="+", choices=("jax", "pytorch"), default=["jax", "pytorch"],
+                        help="whose steps to build and measure (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=None, help="write the table as JSON here too")
     args = parser.parse_args()
     if args.compile_cache:
@@ -144,8 +146,9 @@ def main():
         jt.use_compile_cache(args.compile_cache)
         tt.use_compile_cache(args.compile_cache)
     steps = min(STEPS, args.train_limit // args.batch_size)
-    runs = {**jax_steps(args.batch_size, args.train_limit, args.lr, steps),
-            **torch_steps(args.batch_size, args.train_limit, args.lr, steps)}
+    builders = {"jax": jax_steps, "pytorch": torch_steps}
+    runs = {name: run for framework in args.frameworks
+            for name, run in builders[framework](args.batch_size, args.train_limit, args.lr, steps).items()}
     rows = []
     for name, (run, hlo) in runs.items():
         wall = measure(run) / steps
