@@ -274,7 +274,8 @@ def main(argv=None):
                       batches_for=epoch_batches(args, data, device), events=events,
                       cache_on=bool(args.compile_cache), unroll=unroll)
     run_epochs(trainer, start_record(args, "jax", jax.__version__, info, len(split.train_labels),
-                                     jaxlib_backend=device.platform, unroll=unroll))
+                                     jaxlib_backend=device.platform, unroll=unroll,
+                                     cuda=device.client.platform_version if info.kind == "gpu" else None))
 
 
 if __name__ == "__main__":

@@ -359,7 +359,8 @@ def main(argv=None):
     trainer = Trainer(modes.mode(args.mode), training, data, epoch_batches(args, data, device, sync), sync,
                       cache_on=bool(args.compile_cache))
     run_epochs(trainer, start_record(args, "pytorch", torch.__version__, info, len(split.train_labels),
-                                     threads=torch.get_num_threads()))
+                                     threads=torch.get_num_threads(),
+                                     cuda=torch.version.cuda if device.type == "cuda" else None))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 from mlpbench import cli, data, modes, plots, report
 from mlpbench.children import LoadMeter, Progress, run_child
 from mlpbench.fileio import write_atomic
-from mlpbench.machine import cpu_name
+from mlpbench.machine import cpu_name, gpu_facts
 from mlpbench.records import EXIT_ERROR, EXIT_OK, Run, RunSpec
 from mlpbench.results import write_csv, write_meta
 
@@ -262,6 +262,7 @@ def main(argv=None):
     meta = {"command": [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)],
             "python": platform.python_version(), "platform": platform.platform(),
             "cpu": cpu_name(), "cpu_count": os.cpu_count(),
+            "gpu": gpu_facts() if args.device != "cpu" else None,
             "start_time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
     out, runs, code = args.out_dir, [], EXIT_OK

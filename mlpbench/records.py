@@ -12,7 +12,7 @@ EPOCH_FIELDS = ("event", "framework", "mode", "batch_size", "epoch", "epoch_time
 END_FIELDS = ("event", "test_loss", "test_acc", "total_time_s")
 RECORD_FIELDS = {"start": START_FIELDS, "epoch": EPOCH_FIELDS, "end": END_FIELDS}
 # Additions: absent or null where they do not apply.
-START_EXTRAS = ("input", "workers", "unroll", "compile_cache", "threads")
+START_EXTRAS = ("input", "workers", "unroll", "compile_cache", "threads", "cuda")
 EPOCH_EXTRAS = ("jit_trace_s", "jit_lower_s", "jit_compile_s", "compile_s", "graphs", "graph_breaks",
                 "cache_hits", "recompiles")
 END_EXTRAS = ("peak_rss_bytes", "peak_device_bytes")

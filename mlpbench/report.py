@@ -126,6 +126,16 @@ def summary(runs, meta):
     return "\n".join(lines) + "\n"
 
 
+def gpu_lines(gpu, starts):
+    """The GPU as nvidia-smi gave it, and the CUDA each framework's runs reported."""
+    if not gpu:
+        return []
+    cuda = sorted({f"{FRAMEWORKS[s['framework']]} {s['cuda']}" for s in starts if s.get("cuda")})
+    return [f"- GPU: {gpu['name']} ({gpu['memory']}), driver {gpu['driver_version']} "
+            f"(CUDA {gpu['cuda_driver']} supported)"
+            + (f"; CUDA as the frameworks report it: {', '.join(cuda)}" if cuda else "")]
+
+
 def machine_lines(runs, meta):
     starts = [r.start for r in runs if r.start]
     versions = sorted({f"{FRAMEWORKS[s['framework']]} {s['framework_version']}" for s in starts})
@@ -136,6 +146,7 @@ def machine_lines(runs, meta):
              f"- {meta['platform']}, Python {meta['python']}, {', '.join(versions) or 'no run finished'}"
              + (f", PyTorch threads {threads}" if threads else ""),
              f"- precision {words(meta['settings']['precision'])}, init {meta['settings']['init']}",
+             *gpu_lines(meta.get("gpu"), starts),
              f"- command: `python {' '.join(meta['command'])}`, "
              f"{meta['start_time']} to {meta.get('end_time', '?')}"]
     for framework, probe in meta.get("probes", {}).items():

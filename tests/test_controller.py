@@ -365,20 +365,22 @@ def test_bad_data_exits_2_before_any_run(tmp_path, monkeypatch, capsys):
 
 def test_gpu_check_smoke_ran_every_part_and_packed_them(check):
     parts = [line.split("\t") for line in (check / "parts.tsv").read_text().splitlines()]
-    assert [p[0] for p in parts] == ["versions", "tests", "unroll", "cmdbuf", "kernels", "precision", "all",
-                                     "total"]
+    assert [p[0] for p in parts] == ["versions", "tests", "fast", "unroll", "cmdbuf", "kernels", "precision",
+                                     "all", "total"]
     assert all(p[1] == "0" and float(p[2]) >= 0 for p in parts)
     versions = json.loads((check / "versions.json").read_text())
     assert versions["torch"] and versions["jax"] and "gpu" in versions
     with tarfile.open(check.parent / "check.tar.gz") as tar:
         names = tar.getnames()
-    for part in ("all", "precision", "unroll", "cmdbuf"):
+    for part in ("fast", "all", "precision", "unroll", "cmdbuf"):
         assert f"check/{part}/summary.md" in names and f"check/{part}/benchmark_results.csv" in names
     assert "check/kernels.json" in names and "check/tests.log" in names
     assert "JAX scan by unroll: 1: " in (check / "unroll" / "summary.md").read_text()
     assert "TF32 against strict fp32" in (check / "precision" / "summary.md").read_text()
     # every part shares one warm cache: each timed run of a compiled mode found its programs there
     rows = read_csv(check / "precision" / "benchmark_results.csv")
-    assert all(int(r["cache_hits"]) >= 1 for r in rows if r["epoch"] == "1")
+    assert {(r["mode"], r["precision"]) for r in rows} == {(m, p) for m in ("scan", "eager")
+                                                           for p in ("highest", "tf32")}
+    assert all(int(r["cache_hits"]) >= 1 for r in rows if r["epoch"] == "1" and r["mode"] == "scan")
     kernels = json.loads((check / "kernels.json").read_text())
     assert {"jax scan unroll 1", "jax scan unroll 16", "pytorch fullgraph"} <= {k["step"] for k in kernels}

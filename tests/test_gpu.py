@@ -1,7 +1,10 @@
-"""On a CUDA GPU, every way of running the step gives the records of eager PyTorch and of the
-float64 reference: the CUDA graphs (module and compiled functional step), the compiled and
-eager functional steps, and JAX's modes. Skipped without one; benchmarks/gpu_check.sh sets
-MLPBENCH_REQUIRE_GPU=1, and then a missing GPU or MNIST fails instead of skipping."""
+"""On a CUDA GPU, the modes that exist only there or change the most there give the records of
+eager PyTorch and of the float64 reference: the CUDA graph of the module's step, the compiled
+functional step (one graph) and its CUDA graph. The other modes' GPU curves are checked by every
+GPU benchmark's parity finding (JAX against PyTorch, to 1e-4 in val accuracy). Skipped without
+a GPU; benchmarks/gpu_check.sh sets MLPBENCH_REQUIRE_GPU=1, and then a missing GPU or MNIST
+fails instead of skipping. On an H100, this file with three more tests (func, JAX step and scan)
+took 123 s."""
 import os
 
 import pytest
@@ -14,7 +17,7 @@ from helpers import real_mnist_dir, run_script
 from record_checks import parse_records
 
 N, BATCH, EPOCHS, LR = 5000, 32, 2, 0.1  # the parity test's run
-TORCH_MODES = ("cudagraph", "func", "fullgraph", "fullgraph-cudagraph")
+TORCH_MODES = ("cudagraph", "fullgraph", "fullgraph-cudagraph")
 REQUIRED = os.environ.get("MLPBENCH_REQUIRE_GPU") == "1"
 
 
@@ -72,9 +75,3 @@ def test_pytorch_modes_give_the_records_of_eager(gpu_run, expected, eager, mode)
     if mode.startswith("fullgraph"):  # forward, backward, update and totals in one graph
         assert (first["graphs"], first["graph_breaks"]) == (1, 0)
         assert [r["recompiles"] for r in records[1:-1]] == [0] * EPOCHS
-
-
-@pytest.mark.parametrize("mode", ["step", "scan"])
-def test_jax_modes_give_the_reference_records(gpu_run, expected, mode):
-    records = gpu_run("assignment_1JAX.py", mode)
-    reference.assert_matches(records, *expected, N // BATCH * BATCH)

@@ -114,3 +114,16 @@ def test_flops_per_sample_is_the_hand_count():
     gradients, and again for the input gradients of every layer but the first."""
     weights = [784 * 512, 512 * 512, 512 * 10]
     assert model.flops_per_sample() == 2 * (3 * sum(weights) - weights[0]) == 3_209_216
+
+
+def test_gpu_facts_read_nvidia_smi(tmp_path, monkeypatch):
+    """The GPU, its driver and the CUDA it supports, as nvidia-smi prints them; None without it."""
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text('#!/bin/sh\nif [ "$1" ]; then echo "NVIDIA H100 80GB HBM3, 580.159.04, 81559 MiB"; else '
+                    'echo "| NVIDIA-SMI 580.159.04  Driver Version: 580.159.04  CUDA Version: 13.0 |"; fi\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert machine.gpu_facts() == {"name": "NVIDIA H100 80GB HBM3", "driver_version": "580.159.04",
+                                   "memory": "81559 MiB", "cuda_driver": "13.0"}
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    assert machine.gpu_facts() is None

@@ -376,3 +376,15 @@ def test_tf32_is_weighed_against_strict_fp32_and_never_against_the_other_framewo
         "Batch 64: JAX scan (tf32) is 1.80x faster than PyTorch eager (tf32) in steady state (500.0 ms vs "
         "900.0 ms per epoch; a single measurement each, no interval)."]
     assert "`--precision highest tf32`" in text
+
+
+def test_machine_section_names_the_gpu_driver_and_each_frameworks_cuda():
+    runs = [make_run("jax", "scan", device="gpu"), make_run("pytorch", "eager", device="gpu")]
+    runs[0].records[0]["cuda"], runs[1].records[0]["cuda"] = "cuda 13000", "13.0"
+    meta = make_meta()
+    meta["gpu"] = {"name": "NVIDIA H100 80GB HBM3", "driver_version": "580.159.04", "memory": "81559 MiB",
+                   "cuda_driver": "13.0"}
+    text = report.summary(runs, meta)
+    assert ("- GPU: NVIDIA H100 80GB HBM3 (81559 MiB), driver 580.159.04 (CUDA 13.0 supported); CUDA as the "
+            "frameworks report it: JAX cuda 13000, PyTorch 13.0") in text.splitlines()
+    assert "- GPU:" not in summary(runs)  # a CPU run's meta has no GPU
