@@ -1,4 +1,5 @@
-"""Train a 784-512-512-10 MLP on MNIST with jax.numpy and jax.random only.
+"""Train an MLP (784-512-512-10 unless --hidden says otherwise) on MNIST with jax.numpy and
+jax.random only.
 
 In the style of JAX's examples/mnist_classifier_fromscratch.py: params are a list of dicts,
 the forward pass is written for one image and batched with jax.vmap. Below the model, the
@@ -18,7 +19,7 @@ import numpy as np
 from mlpbench import cli, modes
 from mlpbench.loop import Device, EpochResult, run_epochs, start_record
 from mlpbench.machine import cpu_name, median_seconds, probe_record
-from mlpbench.model import LAYER_SIZES, shared_init
+from mlpbench.model import LAYER_SIZES, layer_sizes, shared_init
 from mlpbench.records import emit
 
 # lax.scan's unroll where --unroll is not given, per device kind (docs/design.md, "Modes"). On an
@@ -198,6 +199,12 @@ def select_device(args):
     return device, Device("gpu" if on_gpu else "cpu", device.device_kind if on_gpu else cpu_name())
 
 
+def xla_cpu_threads():
+    """The threads of XLA's CPU pool: one per core this process may run on (XLA sizes it by
+    the schedulable CPUs; a 2048^3 matmul here kept 1.97 of 2 cores busy)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def use_compile_cache(directory):
     """JAX's persistent compilation cache in DIR/jax, for every program however small."""
     jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(directory), "jax"))
@@ -263,9 +270,9 @@ def main(argv=None):
     if args.input == "device":
         data["train"] = put(split.train_images, split.train_labels)
     if args.init == "shared":
-        params = jax.device_put(shared_init(args.seed), device)
+        params = jax.device_put(shared_init(args.seed, layer_sizes(args.hidden)), device)
     else:
-        params = jax.device_put(init_params(jax.random.key(args.seed)), device)
+        params = jax.device_put(init_params(jax.random.key(args.seed), layer_sizes(args.hidden)), device)
     # Dispatch is asynchronous: wait for the uploads and scaling so no clock pays for them.
     data, params = jax.block_until_ready((data, params))
     unroll = (args.unroll or DEFAULT_UNROLL[info.kind]) if args.mode == "scan" else None
@@ -274,7 +281,7 @@ def main(argv=None):
                       batches_for=epoch_batches(args, data, device), events=events,
                       cache_on=bool(args.compile_cache), unroll=unroll)
     run_epochs(trainer, start_record(args, "jax", jax.__version__, info, len(split.train_labels),
-                                     jaxlib_backend=device.platform, unroll=unroll,
+                                     jaxlib_backend=device.platform, unroll=unroll, threads=xla_cpu_threads(),
                                      cuda=device.client.platform_version if info.kind == "gpu" else None))
 
 

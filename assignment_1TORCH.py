@@ -1,5 +1,6 @@
-"""Train a 784-512-512-10 MLP on MNIST with PyTorch: an nn.Module and plain SGD, and the
-same algorithm in torch.func (params as data, as in the JAX trainer) for the functional modes.
+"""Train an MLP (784-512-512-10 unless --hidden says otherwise) on MNIST with PyTorch: an
+nn.Module and plain SGD, and the same algorithm in torch.func (params as data, as in the JAX
+trainer) for the functional modes.
 
 In the style of pytorch/examples mnist/main.py, with the data on the device once and no
 DataLoader in the timed loop unless --input loader asks for one. Below the models, the
@@ -19,27 +20,25 @@ import torch.nn.functional as F
 from mlpbench import cli, modes
 from mlpbench.loop import Device, EpochResult, run_epochs, start_record
 from mlpbench.machine import cpu_name, median_seconds, probe_record
-from mlpbench.model import LAYER_SIZES, shared_init
+from mlpbench.model import LAYER_SIZES, layer_sizes, shared_init
 from mlpbench.records import emit
 
 
 class MLP(nn.Module):
     def __init__(self, sizes=LAYER_SIZES):
         super().__init__()
-        self.fc1 = nn.Linear(sizes[0], sizes[1])
-        self.fc2 = nn.Linear(sizes[1], sizes[2])
-        self.fc3 = nn.Linear(sizes[2], sizes[3])
+        self.layers = nn.ModuleList(nn.Linear(m, n) for m, n in zip(sizes[:-1], sizes[1:], strict=True))
 
     def forward(self, x):
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
+        for layer in self.layers[:-1]:
+            x = F.relu(layer(x))
+        return self.layers[-1](x)
 
 
 def load_shared(model, params):
     """Copy the data layer's numpy parameters in; nn.Linear keeps weights as (out, in)."""
     with torch.no_grad():
-        for layer, p in zip((model.fc1, model.fc2, model.fc3), params, strict=True):
+        for layer, p in zip(model.layers, params, strict=True):
             layer.weight.copy_(torch.from_numpy(p["w"]).T)
             layer.bias.copy_(torch.from_numpy(p["b"]))
 
@@ -66,7 +65,7 @@ def train_step(model, optimizer, images, labels, idx, totals):
 def functional_params(model):
     """The module's parameters as data, in the JAX trainer's layout: [{"w": (in, out), "b"}]."""
     return [{"w": layer.weight.detach().T.contiguous(), "b": layer.bias.detach().clone()}
-            for layer in (model.fc1, model.fc2, model.fc3)]
+            for layer in model.layers]
 
 
 def predict(params, image):
@@ -341,9 +340,9 @@ def main(argv=None):
     use_compile_cache(args.compile_cache)
     split = cli.load_split(args)
     torch.manual_seed(args.seed)
-    model = MLP().to(device)
+    model = MLP(layer_sizes(args.hidden)).to(device)
     if args.init == "shared":
-        load_shared(model, shared_init(args.seed))
+        load_shared(model, shared_init(args.seed, layer_sizes(args.hidden)))
     sync = synchronizer(device)
 
     # The whole split goes to the device once, scaled there, before any clock starts.

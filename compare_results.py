@@ -1,11 +1,14 @@
 """Benchmark the JAX and PyTorch trainers against each other (docs/design.md, "Controller").
 
-Every (batch size, input, cache, seed, repeat, framework, mode) runs as a fresh subprocess,
-one at a time, so every run pays its own JIT. The children's JSON records become
-benchmark_results.csv, training_curves.png, epoch_times.png, summary.md and run_meta.json.
+Every configuration (batch size, model, framework, mode, input, cache, precision, unroll), seed
+and repeat runs as a fresh subprocess, one at a time, so every run pays its own JIT. The
+children's JSON records become benchmark_results.csv, training_curves.png, epoch_times.png,
+summary.md, summary.json and run_meta.json, and with several widths size_map.png.
 """
 import argparse
+import dataclasses
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -23,6 +26,7 @@ from mlpbench.fileio import write_atomic
 from mlpbench.machine import cpu_name, gpu_facts
 from mlpbench.records import EXIT_ERROR, EXIT_OK, Run, RunSpec
 from mlpbench.results import write_csv, write_meta
+from mlpbench.size_map import size_map
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {"jax": "assignment_1JAX.py", "pytorch": "assignment_1TORCH.py"}
@@ -42,6 +46,8 @@ def parse_args(argv=None):
     parser.add_argument("--modes", nargs="+", default=modes.default_modes(),
                         help="modes to run, each with the framework that has it; 'all' = every mode "
                              "this device supports (default: %(default)s)")
+    parser.add_argument("--widths", type=cli.positive_int, nargs="+", default=[512], metavar="W",
+                        help="hidden widths: each runs a 784-W-W-10 model (default: %(default)s)")
     parser.add_argument("--epochs", type=cli.positive_int, default=10,
                         help="epochs per run (default: %(default)s)")
     parser.add_argument("--repeats", type=cli.positive_int, default=1,
@@ -134,34 +140,41 @@ def cuda_available(device):
         return False
 
 
+def variants(args, batch, input_, framework):
+    """(mode, precision, unroll) of one framework to run at a batch size and input, in the
+    order of the modes table."""
+    return [(m, precision, unroll) for m in map(modes.mode, modes.names(framework))
+            if m.name in args.modes and not (input_ == "loader" and m.device_input_only)
+            and f"{m.name}@{batch}" not in args.exclude
+            for precision in args.precision
+            for unroll in (args.unroll or [None] if m.name == "scan" else [None])]
+
+
 def plan(args):
-    """Every run, in order. Warm configurations are preceded by their untimed cache-filling
-    runs; modes that compile nothing run once, without a cache, whatever --cache says."""
+    """Every run, in order. Seeds and repeats are outermost, so that drift on a shared machine
+    spreads over every configuration alike; inside them the widths rotate (each group of runs
+    starts one width later than the one before) and which framework runs first alternates
+    from group to group, so that drift looks like neither a width nor a framework effect.
+    Warm-cache runs come after every cold run and every cache-filling run; a mode that
+    compiles nothing runs once, cold, whatever --cache says."""
     caches = {"cold": ["cold"], "warm": ["warm"], "both": ["cold", "warm"]}[args.cache]
-    runs = []
-    for batch in args.batch_sizes:
-        for input_ in args.input:
-            # (mode, precision, unroll) in the order of --frameworks and the modes table
-            chosen = [(m, precision, unroll) for f in args.frameworks for m in map(modes.mode, modes.names(f))
-                      if m.name in args.modes and not (input_ == "loader" and m.device_input_only)
-                      and f"{m.name}@{batch}" not in args.exclude
-                      for precision in args.precision
-                      for unroll in (args.unroll or [None] if m.name == "scan" else [None])]
-            cached = [v for v in chosen if v[0].cacheable]
-
-            def spec(variant, cache, *rest, batch=batch, input_=input_):
-                m, precision, unroll = variant
-                return RunSpec(m.framework, m.name, batch, input_, cache, *rest, precision=precision,
-                               unroll=unroll)
-
-            def timed(which, cache, spec=spec):
-                return [spec(v, cache, seed, repeat)
-                        for seed in args.seeds for repeat in range(1, args.repeats + 1) for v in which]
-            runs += timed(chosen if "cold" in caches else [v for v in chosen if not v[0].cacheable], "cold")
-            if "warm" in caches:
-                runs += [spec(v, "warm", args.seeds[0], 0, "fill") for v in cached]
-                runs += timed(cached, "warm")
-    return runs
+    cold, fills, warm, groups = [], {}, [], 0
+    blocks = itertools.product(args.seeds, range(1, args.repeats + 1), args.batch_sizes, args.input)
+    for block, (seed, repeat, batch, input_) in enumerate(blocks):
+        turn = block % len(args.widths)
+        for width in args.widths[turn:] + args.widths[:turn]:
+            order = args.frameworks if groups % 2 == 0 else args.frameworks[::-1]
+            groups += 1
+            for m, precision, unroll in (v for f in order for v in variants(args, batch, input_, f)):
+                spec = RunSpec(m.framework, m.name, batch, input_, "cold", seed, repeat, precision=precision,
+                               unroll=unroll, hidden=(width, width))
+                if "cold" in caches or not m.cacheable:
+                    cold.append(spec)
+                if "warm" in caches and m.cacheable:
+                    warm.append(dataclasses.replace(spec, cache="warm"))
+                    fill = dataclasses.replace(spec, cache="warm", seed=args.seeds[0], repeat=0)
+                    fills.setdefault(dataclasses.replace(fill, purpose="fill"), None)
+    return cold + list(fills) + warm
 
 
 def spec_epochs(args, spec):
@@ -177,6 +190,7 @@ def child_command(args, spec, extra=()):
                "--data-dir", str(data.data_dir(args.data_dir)), "--input", spec.input, *extra]
     if spec.unroll is not None:
         command += ["--unroll", str(spec.unroll)]
+    command += ["--hidden", *map(str, spec.hidden)]
     if spec.input == "loader":
         command += ["--workers", str(args.workers)]
     if spec.cache == "warm":
@@ -189,6 +203,7 @@ def run_label(spec):
     words += [f"input {spec.input}"] * (spec.input != "device")
     words += [f"{spec.cache} cache"] * (spec.cache != "cold")
     words += [f"unroll {spec.unroll}"] * (spec.unroll is not None)
+    words += [f"width {spec.hidden[0]}"] * (len(set(spec.hidden)) == 1 and spec.hidden != (512, 512))
     words += ["tf32"] * (spec.precision == "tf32")
     words += (["(filling the cache)"] if spec.purpose == "fill"
               else [f"seed {spec.seed}", f"repeat {spec.repeat}"])
@@ -283,11 +298,15 @@ def main(argv=None):
         meta["interrupted"] = code in (EXIT_INTERRUPTED, EXIT_TERMINATED)
         write_csv(out / "benchmark_results.csv", runs)
         write_meta(out / "run_meta.json", meta, runs, run_label)
-        summary = report.summary(runs, meta)
+        built = report.build(runs, meta)
+        summary = report.render(built)
         write_atomic(out / "summary.md", lambda f: f.write(summary.encode()))
-        # Both take every run: they draw the finished, timed ones (aggregate.configs).
+        as_json = json.dumps(built, indent=1, default=str)
+        write_atomic(out / "summary.json", lambda f: f.write(as_json.encode()))
+        # Each takes every run and draws the finished, timed ones (aggregate.configs).
         plots.training_curves(runs, out / "training_curves.png", args.target_acc)
         plots.epoch_times(runs, out / "epoch_times.png")
+        size_map(runs, out / "size_map.png", meta.get("probes", {}))
     print(summary)
     return code
 

@@ -5,9 +5,15 @@ import statistics
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from mlpbench.model import flops_per_sample
+from mlpbench.model import flops_per_sample, layer_sizes
 
-FLOPS_PER_SAMPLE = flops_per_sample()
+FLOPS_PER_SAMPLE = flops_per_sample()  # the default model's
+# A run is suspect when other processes kept more than this many cores busy, on average, during
+# it. Measured on the 2-core machine: 0.00 to 0.09 with nothing else running (0.00 to 0.12 on a
+# 16-core GPU host); 0.98 with a test suite beside the default benchmark, which slowed JAX's steady
+# epochs 1.9x and PyTorch's first epoch from 2 s to 47 s. 0.3 sits well above the first, well
+# below the second.
+BUSY_CORES = 0.3
 
 
 class Config(NamedTuple):
@@ -19,6 +25,7 @@ class Config(NamedTuple):
     cache: str = "cold"
     precision: str = "highest"
     unroll: int | None = None  # scan only
+    hidden: tuple = (512, 512)
 
 
 def config_of(run):
@@ -26,7 +33,7 @@ def config_of(run):
     controller left it to the trainer's default."""
     s = run.spec
     unroll = s.unroll if s.unroll is not None else run.start.get("unroll")
-    return Config(s.batch_size, s.framework, s.mode, s.input, s.cache, s.precision, unroll)
+    return Config(s.batch_size, s.framework, s.mode, s.input, s.cache, s.precision, unroll, tuple(s.hidden))
 
 
 def steady_time(run):
@@ -58,6 +65,22 @@ def configs(runs):
         if run.error is None and run.spec.purpose == "timed":
             groups.setdefault(config_of(run), []).append(run)
     return groups
+
+
+def busy_cores(run):
+    """How busy other work kept the machine during a run: the cores other processes used,
+    or where that was not measured, the 1-minute load average at the run's start."""
+    measured = run.other_cores
+    return (measured if measured is not None else run.load_avg_1m) or 0
+
+
+def is_busy(run, cpu_count=None):
+    """Other processes kept more than BUSY_CORES busy during the run. Where that was not
+    measured (no /proc/stat), the load average judges, and it holds our own previous run too,
+    so only more than half the cores counts."""
+    if run.other_cores is not None:
+        return run.other_cores > BUSY_CORES
+    return (run.load_avg_1m or 0) > (cpu_count or 2) / 2
 
 
 def median_of(values):
@@ -99,6 +122,8 @@ class ConfigStats:
     samples_per_s: float | None
     gflops: float | None
     peak_pct: float | None  # of the same framework's measured matmul peak
+    flops_per_sample: int  # of this configuration's model
+    busy_runs: int  # runs during which other work kept the machine busy (BUSY_CORES)
 
 
 def recompiles_after_first(runs):
@@ -108,7 +133,7 @@ def recompiles_after_first(runs):
     return max(known) if known else None
 
 
-def config_stats(runs, peaks, target):
+def config_stats(runs, peaks, target, cpu_count=None):
     firsts = [r.epochs[0] for r in runs]
     steadies = tuple(s for s in map(steady_time, runs) if s is not None)
     start = runs[0].start
@@ -116,7 +141,8 @@ def config_stats(runs, peaks, target):
     first, steady = median_of(e["epoch_time_s"] for e in firsts), median_of(steadies)
     samples = start["steps_per_epoch"] * start["batch_size"]
     samples_per_s = samples / steady if steady else None
-    gflops = samples_per_s * FLOPS_PER_SAMPLE / 1e9 if steady else None
+    flops = flops_per_sample(layer_sizes(config_of(runs[0]).hidden))
+    gflops = samples_per_s * flops / 1e9 if steady else None
     peak = peaks.get(start["framework"], {}).get("gflops")
     stages = {key: median_of(e.get(key) for e in firsts) for key in
               ("jit_trace_s", "jit_lower_s", "jit_compile_s", "compile_s", "graphs", "graph_breaks",
@@ -137,9 +163,10 @@ def config_stats(runs, peaks, target):
         peak_rss=median_of(r.end.get("peak_rss_bytes") for r in runs),
         peak_device=median_of(r.end.get("peak_device_bytes") for r in runs),
         jit=first - steady if steady is not None else None, samples_per_s=samples_per_s, gflops=gflops,
-        peak_pct=100 * gflops / peak if peak and gflops else None, **stages)
+        peak_pct=100 * gflops / peak if peak and gflops else None, flops_per_sample=flops,
+        busy_runs=sum(is_busy(r, cpu_count) for r in runs), **stages)
 
 
-def all_stats(runs, peaks, target):
+def all_stats(runs, peaks, target, cpu_count=None):
     groups = configs(runs)
-    return groups, {c: config_stats(rs, peaks, target) for c, rs in groups.items()}
+    return groups, {c: config_stats(rs, peaks, target, cpu_count) for c, rs in groups.items()}

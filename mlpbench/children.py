@@ -30,6 +30,15 @@ def check_record(record, expected_event, epochs):
     return None
 
 
+def exit_reason(code):
+    """A child's exit code in words. Killed by a signal, Popen reports minus its number: SIGKILL
+    from nobody here is the system's out-of-memory killer, most likely (a huge width, say)."""
+    if code >= 0:
+        return f"exit code {code}"
+    name = signal.Signals(-code).name if -code in signal.Signals.__members__.values() else f"signal {-code}"
+    return f"killed by {name}" + (": out of memory?" if -code == signal.SIGKILL else "")
+
+
 def tail(path, lines=15):
     text = Path(path).read_text(errors="replace").strip().splitlines()
     return "\n".join(text[-lines:])
@@ -73,7 +82,7 @@ def run_child(command, timeout, epochs, on_epoch):
                 os.killpg(child.pid, signal.SIGKILL)
             code = child.wait()
         if error is None and code != 0:
-            error = f"exit code {code}"
+            error = exit_reason(code)
         if error is None and (len(records) != epochs + 2):
             error = f"incomplete output: {len(records)} records for {epochs} epochs"
         return records, error, tail(err.name) if error else ""

@@ -6,7 +6,7 @@ import os
 import sys
 import tempfile
 
-from mlpbench import data, modes
+from mlpbench import data, model, modes
 from mlpbench.records import EXIT_USAGE
 
 INPUTS = ("device", "loader")
@@ -96,7 +96,7 @@ def add_run_flags(parser, init_default):
 
 def trainer_parser(framework):
     choices = modes.names(framework.lower())
-    parser = OneLineParser(description=f"Train the 784-512-512-10 MLP on MNIST with {framework}; "
+    parser = OneLineParser(description=f"Train an MLP (784-512-512-10 by default) on MNIST with {framework}; "
                            "JSON records on stdout, progress on stderr.")
     parser.add_argument("--batch-size", type=positive_int, default=64,
                         help="batch size (default: %(default)s)")
@@ -115,6 +115,8 @@ def trainer_parser(framework):
         parser.add_argument("--unroll", type=positive_int, default=None,
                             help="scan only: steps per iteration of lax.scan's loop (default: 1)")
     add_run_flags(parser, init_default="native")
+    parser.add_argument("--hidden", type=positive_int, nargs="+", default=list(model.HIDDEN), metavar="W",
+                        help="hidden layer widths, any number of layers (default: %(default)s)")
     parser.add_argument("--probe", action="store_true",
                         help="measure the device's fp32 matmul rate, print one record and exit")
     return parser

@@ -2,13 +2,13 @@
 (paradigm against framework, what compiling or a CUDA graph buys), the sweep of scan's unroll,
 and TF32 against strict fp32 (docs/design.md, "Findings")."""
 from mlpbench import modes
-from mlpbench.findings import comparable, precision_note, speed_sentence
+from mlpbench.findings import comparable, setting_note, speed_sentence
 from mlpbench.formatting import fmt_time, label
 
 
 def setting(c):
     """What two configurations must share to be weighed against each other."""
-    return c.batch, c.input, c.cache, c.precision
+    return c.batch, c.input, c.cache, c.precision, c.hidden
 
 
 def fastest(configs, stats):
@@ -30,7 +30,7 @@ def versus_findings(stats):
             if other is None or not comparable(c, other, stats):
                 continue
             fast, slow = sorted((c, other), key=lambda k: stats[k].steady)
-            out.append((c.batch, f"Batch {c.batch}{precision_note(c.precision)}, {versus.changes}: "
+            out.append((c.batch, f"Batch {c.batch}{setting_note(c.precision, c.hidden)}, {versus.changes}: "
                         + speed_sentence(fast, slow, stats)))
     return [text for _, text in sorted(out, key=lambda t: t[0])]
 
@@ -44,7 +44,7 @@ def unroll_findings(stats):
         if len(rows) < 2:
             continue
         best, base = fastest(rows, stats), rows[0]
-        text = (f"Batch {key[0]}{precision_note(key[3])}, JAX scan by unroll: "
+        text = (f"Batch {key[0]}{setting_note(key[3], key[4])}, JAX scan by unroll: "
                 + ", ".join(f"{c.unroll or 1}: {fmt_time(stats[c].steady)}" for c in rows)
                 + " per steady epoch; ")
         if best == base:

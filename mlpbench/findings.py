@@ -5,8 +5,8 @@ import itertools
 import math
 import statistics
 
-from mlpbench.aggregate import config_of, configs, representative
-from mlpbench.formatting import fmt, fmt_time, label
+from mlpbench.aggregate import BUSY_CORES, busy_cores, config_of, configs, is_busy, representative
+from mlpbench.formatting import fmt, fmt_time, label, width_note
 from mlpbench.inference import paired_difference, ratio_interval
 from mlpbench.modes import FRAMEWORKS
 
@@ -30,23 +30,17 @@ def device_warnings(stats):
             "devices are not compared: those pairs are left out of every ratio below."]
 
 
-def busy_cores(run):
-    """How busy other work kept the machine during a run: the cores other processes used,
-    or where that was not measured, the 1-minute load average at the run's start."""
-    measured = run.other_cores
-    return (measured if measured is not None else run.load_avg_1m) or 0
-
-
 def noise_warnings(runs, stats, cpu_count):
     out = []
-    half = (cpu_count or 2) / 2
-    busy = [r for rs in configs(runs).values() for r in rs if busy_cores(r) > half]
+    busy = [r for rs in configs(runs).values() for r in rs if is_busy(r, cpu_count)]
     if busy:
         worst = max(busy, key=busy_cores)
         out.append(f"WARNING: {len(busy)} run(s) shared the machine with other work (other processes kept "
-                   f"more than {half:g} of {cpu_count} cores busy; worst: {label(config_of(worst))}, seed "
-                   f"{worst.spec.seed}, repeat {worst.spec.repeat}: {fmt(worst.other_cores, '.1f')} cores, "
-                   f"1-min load {fmt(worst.load_avg_1m, '.2f')} at its start). Their times are suspect.")
+                   f"more than {BUSY_CORES:g} of a core busy, or without that measure the load average "
+                   f"exceeded half the {cpu_count} cores; worst: {label(config_of(worst))}, seed "
+                   f"{worst.spec.seed}, repeat {worst.spec.repeat}: {fmt(worst.other_cores, '.2f')} cores, "
+                   f"1-min load {fmt(worst.load_avg_1m, '.2f')} at its start). Their times are suspect, "
+                   "and so is every speed finding that rests on them: each says so.")
     noisy = [(c, s) for c, s in stats.items()
              if s.spread and s.steady and (s.spread[1] - s.spread[0]) / s.steady > NOISY_SPREAD]
     if noisy:
@@ -67,27 +61,39 @@ def speed_sentence(fast, slow, stats):
         text = (f"{label(fast)} is {ts / tf:.2f}x faster than {label(slow)} in steady state "
                 f"({fmt_time(tf)} vs {fmt_time(ts)} per epoch")
     interval = ratio_interval(stats[slow].steadies, stats[fast].steadies)
-    if interval is None:
-        runs = stats[fast].runs, stats[slow].runs
-        if runs == (1, 1):
-            return text + "; a single measurement each, no interval)."
-        return text + f"; {runs[0]} and {runs[1]} runs, no interval with a single run on one side)."
-    lo, hi = interval
-    text += (f"; 95% bootstrap interval {lo:.2f}x to {hi:.2f}x "
-             f"over {stats[fast].runs} and {stats[slow].runs} runs)")
-    return text + (": within noise." if lo <= 1 <= hi else ".")
+    runs = stats[fast].runs, stats[slow].runs
+    verdict = None
+    if interval is None and runs == (1, 1):
+        text += "; a single measurement each, no interval)"
+    elif interval is None:
+        text += f"; {runs[0]} and {runs[1]} runs, no interval with a single run on one side)"
+    else:
+        lo, hi = interval
+        text += f"; 95% bootstrap interval {lo:.2f}x to {hi:.2f}x over {runs[0]} and {runs[1]} runs)"
+        verdict = "within noise" if lo <= 1 <= hi else None
+    busy = stats[fast].busy_runs + stats[slow].busy_runs
+    if busy:
+        suspect = f"suspect, the machine was busy during {busy} of these {sum(runs)} runs"
+        verdict = f"{verdict}; {suspect}" if verdict else suspect
+    return text + (f": {verdict}." if verdict else ".")
 
 
 def precision_note(precision):
     return " (tf32)" if precision == "tf32" else ""
 
 
+def setting_note(precision, hidden):
+    """What a finding's runs share beyond the batch size, where it is not the default."""
+    return width_note(hidden) + precision_note(precision)
+
+
 def speed_findings(stats):
-    """The fastest mode of each framework against the other's, per batch size, input and
-    precision: each comparison changes the framework and nothing else the user set."""
+    """The fastest mode of each framework against the other's, per batch size, input,
+    precision and model: each comparison changes the framework and nothing else the user set."""
     out = []
-    for batch, input_, precision in dict.fromkeys((c.batch, c.input, c.precision) for c in stats):
-        same = [c for c in stats if (c.batch, c.input, c.precision) == (batch, input_, precision)]
+    for key in dict.fromkeys((c.batch, c.input, c.precision, c.hidden) for c in stats):
+        batch = key[0]
+        same = [c for c in stats if (c.batch, c.input, c.precision, c.hidden) == key]
         # Warm-cache runs differ from cold ones in epoch 1 only: the steady state is compared cold.
         cache = "cold" if any(c.cache == "cold" for c in same) else "warm"
         best = {}
@@ -105,10 +111,10 @@ def speed_findings(stats):
 def accuracy_findings(groups, settings):
     """Final validation accuracy per framework over seeds, and the paired JAX - PyTorch gap."""
     out = []
-    for batch, precision in sorted({(c.batch, c.precision) for c in groups}):
+    for batch, precision, hidden in sorted({(c.batch, c.precision, c.hidden) for c in groups}):
         per_seed = {}
         for c, runs in groups.items():
-            if (c.batch, c.precision) == (batch, precision):
+            if (c.batch, c.precision, c.hidden) == (batch, precision, hidden):
                 for r in runs:
                     per_seed.setdefault(c.framework, {}).setdefault(r.spec.seed, []).append(
                         r.epochs[-1]["val_acc"])
@@ -119,7 +125,7 @@ def accuracy_findings(groups, settings):
             continue
         jax, torch = ([statistics.mean(per_seed[f][s]) for s in seeds] for f in ("jax", "pytorch"))
         mean, (lo, hi), p = paired_difference(jax, torch)
-        text = (f"Batch {batch}{precision_note(precision)}, final val accuracy over {len(seeds)} seeds "
+        text = (f"Batch {batch}{setting_note(precision, hidden)}, final val accuracy over {len(seeds)} seeds "
                 f"(mean ± SD): JAX "
                 f"{statistics.mean(jax):.4f} ± {statistics.stdev(jax):.4f}, "
                 f"PyTorch {statistics.mean(torch):.4f} ± {statistics.stdev(torch):.4f}; "
@@ -174,9 +180,9 @@ def parity_findings(groups, settings):
     precision (first seed, first repeat of each configuration)."""
     out = []
     seed = (settings.get("seeds") or [settings.get("seed", 0)])[0]
-    for batch, precision in sorted({(c.batch, c.precision) for c in groups}):
+    for batch, precision, hidden in sorted({(c.batch, c.precision, c.hidden) for c in groups}):
         curves = {c: representative(rs, seed).epochs for c, rs in groups.items()
-                  if (c.batch, c.precision) == (batch, precision)}
+                  if (c.batch, c.precision, c.hidden) == (batch, precision, hidden)}
         gaps = [curve_gap(ca, cb) for (a, ca), (b, cb) in itertools.combinations(curves.items(), 2)
                 if a.framework != b.framework and len(ca) == len(cb)]
         if not gaps:
@@ -192,7 +198,8 @@ def parity_findings(groups, settings):
         else:  # different starting weights: the accuracy verdict over seeds is the comparison
             agree = (f"start from different weights (--init {settings.get('init')}), "
                      f"so no match is expected (seed {seed})")
-        out.append(f"Batch {batch}{precision_note(precision)}: the JAX and PyTorch runs ({names}) {agree}: "
+        out.append(f"Batch {batch}{setting_note(precision, hidden)}: the JAX and PyTorch runs ({names}) "
+                   f"{agree}: "
                    "across frameworks, over "
                    f"{len(next(iter(curves.values())))} epochs, "
                    f"val accuracy differs by at most {worst['val_acc']:.4f}, "

@@ -1,10 +1,13 @@
 """How figures and configurations are written in the summary and on the plots."""
 from mlpbench import modes
+from mlpbench.model import HIDDEN as DEFAULT_HIDDEN
 
 
 def fmt_time(seconds):
     if seconds is None:
         return "n/a"
+    if abs(seconds) < 1e-3:
+        return f"{seconds * 1e6:.1f} µs"
     return f"{seconds * 1e3:.1f} ms" if abs(seconds) < 1 else f"{seconds:.2f} s"
 
 
@@ -16,10 +19,26 @@ def fmt_bytes(value):
     return "n/a" if value is None else f"{value / 2**20:,.0f} MiB"
 
 
-def label(config):
-    """A configuration's name, its batch size aside: "JAX step (loader) (warm cache)";
-    a scan's unroll where it is not 1, and TF32 where it was allowed."""
+def width_note(hidden):
+    """The model where it is not the default 784-512-512-10: ", width 128", ", hidden 300x100"."""
+    if tuple(hidden) == DEFAULT_HIDDEN:
+        return ""
+    if len(hidden) == 2 and hidden[0] == hidden[1]:
+        return f", width {hidden[0]}"
+    return f", hidden {'x'.join(map(str, hidden))}"
+
+
+def model_name(hidden):
+    """784-512-512-10."""
+    return "-".join(map(str, (784, *hidden, 10)))
+
+
+def label(config, model=True):
+    """A configuration's name, its batch size aside: "JAX step (loader) (warm cache)"; the
+    model's width where it is not 512 (unless a table gives it a column of its own), a scan's
+    unroll where it is not 1, and TF32."""
     text = modes.mode(config.mode).display
+    text += f" ({width_note(config.hidden)[2:]})" if model and width_note(config.hidden) else ""
     text += f" (unroll {config.unroll})" if config.unroll not in (None, 1) else ""
     text += " (tf32)" if config.precision == "tf32" else ""
     return text + "".join([" (loader)"] * (config.input == "loader")

@@ -10,6 +10,7 @@ import numpy as np
 from mlpbench import data
 from mlpbench.cli import log
 from mlpbench.machine import peak_rss_bytes
+from mlpbench.model import flops_per_sample, layer_sizes
 from mlpbench.records import EPOCH_EXTRAS, emit
 
 
@@ -62,7 +63,8 @@ def start_record(args, framework, version, device, train_samples, **extras):
             "device_name": device.name, "train_samples": train_samples,
             "steps_per_epoch": train_samples // args.batch_size, "input": args.input,
             "workers": args.workers if args.input == "loader" else None,
-            "compile_cache": args.compile_cache, **extras}
+            "compile_cache": args.compile_cache, "layer_sizes": list(layer_sizes(args.hidden)),
+            "flops_per_sample": flops_per_sample(layer_sizes(args.hidden)), **extras}
 
 
 def run_epochs(trainer: Trainer, start: dict):

@@ -2,7 +2,13 @@
 sample, and the initial parameters they share under --init shared (numpy only)."""
 import numpy as np
 
-LAYER_SIZES = (784, 512, 512, 10)
+HIDDEN = (512, 512)  # the default model's hidden widths: 784-512-512-10
+LAYER_SIZES = (784, *HIDDEN, 10)
+
+
+def layer_sizes(hidden=HIDDEN):
+    """The MLP's layer sizes for these hidden widths: MNIST's 784 pixels in, 10 classes out."""
+    return (784, *hidden, 10)
 
 
 def flops_per_sample(sizes=LAYER_SIZES):

@@ -89,6 +89,14 @@ def training_curves(runs, path, target):
     save(fig, path)
 
 
+def epoch_band(runs):
+    """Per epoch, over a configuration's runs: (epochs, median, fastest, slowest) times."""
+    n = min(len(r.epochs) for r in runs)
+    times = [[r.epochs[e]["epoch_time_s"] for r in runs] for e in range(n)]
+    return (list(range(1, n + 1)), [statistics.median(t) for t in times], [min(t) for t in times],
+            [max(t) for t in times])
+
+
 def epoch_times(runs, path):
     groups = configs(runs)
     if not groups:
@@ -99,14 +107,14 @@ def epoch_times(runs, path):
     fig, (ax_time, ax_rate) = plt.subplots(1, 2, figsize=(13, 5.5))
     linestyles = dict(zip(batches, ["-", "--", ":", "-."] * 4, strict=False))
     for config, repeats in groups.items():
-        key = config._replace(batch=0)
-        for i, run in enumerate(repeats):
-            recs = run.epochs
-            ax_time.plot([r["epoch"] for r in recs], [r["epoch_time_s"] for r in recs],
-                         linestyles[config.batch], color=colors[key], marker=MARKERS[config.framework],
-                         alpha=1 if i == 0 else 0.35)
+        epochs, median, low, high = epoch_band(repeats)
+        style = dict(color=colors[config._replace(batch=0)])
+        ax_time.plot(epochs, median, linestyles[config.batch], marker=MARKERS[config.framework], **style)
+        if len(repeats) > 1:
+            ax_time.fill_between(epochs, low, high, alpha=0.2, linewidth=0, **style)
     ax_time.set(yscale="log", xlabel="epoch", ylabel="epoch time (s, log scale)",
-                title="Time of every epoch, every run (epoch 1 includes the JIT)")
+                title="Every epoch's time, epoch 1 with the JIT\n(several runs: their median, "
+                      "shaded from the fastest to the slowest)")
     ax_time.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_time.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     # Label the 2s and 5s between the decades: enough to read a value, not so many they collide.

@@ -12,7 +12,8 @@ EPOCH_FIELDS = ("event", "framework", "mode", "batch_size", "epoch", "epoch_time
 END_FIELDS = ("event", "test_loss", "test_acc", "total_time_s")
 RECORD_FIELDS = {"start": START_FIELDS, "epoch": EPOCH_FIELDS, "end": END_FIELDS}
 # Additions: absent or null where they do not apply.
-START_EXTRAS = ("input", "workers", "unroll", "compile_cache", "threads", "cuda")
+START_EXTRAS = ("input", "workers", "unroll", "compile_cache", "threads", "cuda", "layer_sizes",
+                "flops_per_sample")
 EPOCH_EXTRAS = ("jit_trace_s", "jit_lower_s", "jit_compile_s", "compile_s", "graphs", "graph_breaks",
                 "cache_hits", "recompiles")
 END_EXTRAS = ("peak_rss_bytes", "peak_device_bytes")
@@ -38,6 +39,7 @@ class RunSpec:
     purpose: str = "timed"
     precision: str = "highest"
     unroll: int | None = None  # scan only; None: the trainer's default for the device
+    hidden: tuple = (512, 512)  # the hidden layers' widths
 
 
 @dataclass

@@ -1,10 +1,13 @@
-"""summary.md: the tables and findings computed from the runs' records and the machine they
-ran on. Nothing here is written in advance."""
-from mlpbench import comparisons, overheads
+"""summary.md and summary.json: the tables and findings computed from the runs' records and the
+machine they ran on. Nothing here is written in advance."""
+import dataclasses
+
+from mlpbench import comparisons, overheads, sweep
 from mlpbench import findings as fd
 from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats, config_of
 from mlpbench.findings import comparable
-from mlpbench.formatting import fmt, fmt_bytes, fmt_time, label
+from mlpbench.formatting import fmt, fmt_bytes, fmt_time, label, model_name
+from mlpbench.model import HIDDEN as DEFAULT_HIDDEN
 from mlpbench.modes import FRAMEWORKS
 
 MAIN_COLUMNS = ("Batch Size", "Framework", "First Epoch (JIT)", "Avg. Steady State", "JIT overhead",
@@ -29,20 +32,44 @@ def main_row(c, s, fastest, epochs):
 
 
 def main_table(stats, target, epochs):
+    """A row per configuration, by batch size (and width, where several ran); time vs fastest
+    against the fastest of the same batch size on the same device."""
     on_gpu = any(s.peak_device is not None for s in stats.values())
+    widths = len({c.hidden for c in stats}) > 1
     rows = []
     for batch in sorted({c.batch for c in stats}):
         keys = [c for c in stats if c.batch == batch]
-        for c in keys:
+        for c in sorted(keys, key=lambda k: k.hidden) if widths else keys:
             s = stats[c]
             same_device = [stats[k].steady for k in keys if stats[k].steady and comparable(c, k, stats)]
             rows.append(main_row(c, s, min(same_device) if same_device else None, epochs))
+            if widths:
+                rows[-1][1:2] = [model_name(c.hidden), label(c, model=False)]
             if on_gpu:
                 rows[-1].insert(-1, fmt_bytes(s.peak_device))
     header = [h.format(target=f"{target:g} val acc") for h in MAIN_COLUMNS]
+    if widths:
+        header.insert(1, "Model")
     if on_gpu:
         header.insert(-1, "Peak device memory")
-    return table(header, rows)
+    return header, rows
+
+
+def models_title(stats):
+    hidden = sorted({c.hidden for c in stats}) or [DEFAULT_HIDDEN]
+    if len(hidden) == 1:
+        return f"{model_name(hidden[0])} MLP"
+    if all(len(h) == 2 and h[0] == h[1] for h in hidden):
+        return f"784-W-W-10 MLPs, W = {', '.join(str(h[0]) for h in hidden)},"
+    return f"MLPs {', '.join(model_name(h) for h in hidden)}"
+
+
+def flops_text(stats):
+    per_model = {c.hidden: s.flops_per_sample for c, s in stats.items()} or {DEFAULT_HIDDEN: FLOPS_PER_SAMPLE}
+    if len(per_model) == 1:
+        return f"{next(iter(per_model.values())) / 1e6:.2f} MFLOP per training sample"
+    return "each model's FLOPs per training sample (" + ", ".join(
+        f"{model_name(h)}: {f / 1e6:.2f} MFLOP" for h, f in sorted(per_model.items())) + ")"
 
 
 def compile_table(stats):
@@ -58,7 +85,7 @@ def compile_table(stats):
                     + [cell(v) for v in (s.jit_trace_s, s.jit_lower_s, s.jit_compile_s, s.compile_s)]
                     + [cell(v, lambda x: f"{x:g}") for v in (s.graphs, s.graph_breaks, s.cache_hits,
                                                               s.recompiles_late)])
-    return table(header, rows)
+    return header, rows
 
 
 def words(setting):
@@ -66,64 +93,94 @@ def words(setting):
     return " ".join(map(str, setting)) if isinstance(setting, list) else str(setting)
 
 
+def width_findings(stats):
+    """The sweep's findings: the default pair's ratio by width, the fastest pair's where more
+    modes ran, the fit of step time against FLOPs, and the JIT's share by width."""
+    out = sweep.ratio_findings(stats)
+    if sweep.cells(stats, pair=None) != sweep.cells(stats):
+        out += sweep.ratio_findings(stats, pair=None)
+    return out + sweep.fit_findings(stats) + sweep.jit_width_findings(stats)
+
+
 def bullets(lines):
     return [f"- {line}" for line in lines]
 
 
-def summary(runs, meta):
+TABLE_NOTE = ("First Epoch includes compilation and warm-up exactly as a user meets them; Avg. Steady "
+              "State is the median of epochs 2..E (with several runs: the median across runs, min to max "
+              "in brackets); JIT overhead = First Epoch - Avg. Steady State; GFLOP/s counts {flops}; Time "
+              "to {target:g} val acc is training time (epoch 1 included, evaluation not) until the end of "
+              "the first epoch whose val accuracy reaches it, median over the runs that did; Peak RSS is "
+              "the trainer process's peak resident memory.")
+
+
+def section(title, findings, table_=None):
+    return {"title": title, "table": table_, "findings": findings}
+
+
+def build(runs, meta):
+    """What summary.md says, as data: computed once, rendered as markdown (render) and written
+    as summary.json with every configuration's figures and the width sweep's cells and fits."""
     settings, peaks = meta["settings"], meta.get("probes", {})
     target, epochs = settings.get("target_acc", 0.85), settings["epochs"]
-    groups, stats = all_stats(runs, peaks, target)
+    groups, stats = all_stats(runs, peaks, target, meta.get("cpu_count"))
     seeds = settings.get("seeds") or [settings.get("seed", 0)]
     samples = min((s.samples for s in stats.values()), default=0)
-    lines = ["# JAX vs PyTorch: 784-512-512-10 MLP on MNIST", ""]
     warnings = fd.device_warnings(stats) + fd.noise_warnings(runs, stats, meta.get("cpu_count"))
-    lines += bullets(warnings) + ([""] if warnings else [])
+    if meta.get("interrupted"):
+        warnings.insert(0, "WARNING: the benchmark was interrupted (Ctrl-C or SIGTERM): only the runs that "
+                        "finished before it are reported.")
     init = ("batch order and init shared by both frameworks" if settings["init"] == "shared"
             else "batch order shared, each framework's own init")
-    lines += [f"{epochs} epochs of {samples:,} samples, {init} (`--init {settings['init']}`), "
-              f"`--precision {words(settings['precision'])}`, lr {settings['lr']}, "
-              f"seed(s) {', '.join(map(str, seeds))}; "
-              f"{settings['repeats']} repeat(s) per configuration and seed.", ""]
-    lines += main_table(stats, target, epochs)
-    lines += ["", "First Epoch includes compilation and warm-up exactly as a user meets them; "
-              "Avg. Steady State is the median of epochs 2..E "
-              "(with several runs: the median across runs, min to max in brackets); "
-              "JIT overhead = First Epoch - Avg. Steady State; GFLOP/s counts "
-              f"{FLOPS_PER_SAMPLE / 1e6:.2f} MFLOP per training sample; "
-              f"Time to {target:g} val acc is training time (epoch 1 included, evaluation not) "
-              "until the end of the first epoch whose val accuracy reaches it, "
-              "median over the runs that did; Peak RSS is the trainer process's peak resident memory.", ""]
-    found = (fd.speed_findings(stats) + fd.accuracy_findings(groups, settings)
-             + fd.time_to_accuracy_findings(stats, target, epochs) + fd.parity_findings(groups, settings)
-             + fd.rate_finding(stats, peaks))
-    lines += ["## Findings", ""] + bullets(found) + [""]
-    weighed = (comparisons.versus_findings(stats) + comparisons.unroll_findings(stats)
-               + comparisons.precision_findings(stats))
-    if weighed:
-        lines += (["## One thing at a time: paradigm, framework, compiling, settings", ""] + bullets(weighed)
-                  + [""])
-    lines += ["## The JIT: what it costs and when it pays", ""] + compile_table(stats) + [""]
-    jit = (overheads.jit_share_lines(stats) + overheads.break_even_lines(stats)
-           + overheads.recompile_findings(stats))
-    lines += bullets(jit) + [""]
-    cache = overheads.cache_findings(stats)
-    if cache:
-        lines += ["## Cold and warm compilation caches", ""] + bullets(cache) + [""]
-    loader = overheads.loader_findings(stats)
-    if loader:
-        lines += (["## Input pipeline: torch DataLoader vs device-resident batches", ""]
-                  + bullets(loader) + [""])
-    lines += machine_lines(runs, meta)
-    failed = [r for r in runs if r.error]
-    if failed or meta.get("interrupted"):
-        lines += ["", "## Failed runs", ""]
-        lines += [f"- {label(config_of(r))}, batch {r.spec.batch_size}, seed {r.spec.seed}, "
-                  + ("the cache-filling run" if r.spec.purpose == "fill" else f"repeat {r.spec.repeat}")
-                  + f": {r.error} (stderr tail in run_meta.json)" for r in failed]
-        if meta.get("interrupted"):
-            lines.append("- the benchmark was interrupted: only the runs above the interruption are reported")
+    sections = [section("Findings", fd.speed_findings(stats) + fd.accuracy_findings(groups, settings)
+                        + fd.time_to_accuracy_findings(stats, target, epochs)
+                        + fd.parity_findings(groups, settings) + fd.rate_finding(stats, peaks)),
+                section("One thing at a time: paradigm, framework, compiling, settings",
+                        comparisons.versus_findings(stats) + comparisons.unroll_findings(stats)
+                        + comparisons.precision_findings(stats)),
+                section("Model width: where the framework stops mattering (size_map.png)",
+                        width_findings(stats) if len({c.hidden for c in stats}) > 1 else []),
+                section("The JIT: what it costs and when it pays",
+                        overheads.jit_share_lines(stats) + overheads.break_even_lines(stats)
+                        + overheads.recompile_findings(stats), compile_table(stats)),
+                section("Cold and warm compilation caches", overheads.cache_findings(stats)),
+                section("Input pipeline: torch DataLoader vs device-resident batches",
+                        overheads.loader_findings(stats))]
+    failed = [f"{label(config_of(r))}, batch {r.spec.batch_size}, seed {r.spec.seed}, "
+              + ("the cache-filling run" if r.spec.purpose == "fill" else f"repeat {r.spec.repeat}")
+              + f": {r.error} (stderr tail in run_meta.json)" for r in runs if r.error]
+    if meta.get("interrupted"):
+        failed.append("the benchmark was interrupted: only the runs above the interruption are reported")
+    return {"title": f"JAX vs PyTorch: {models_title(stats)} on MNIST", "warnings": warnings,
+            "settings": f"{epochs} epochs of {samples:,} samples, {init} (`--init {settings['init']}`), "
+                        f"`--precision {words(settings['precision'])}`, lr {settings['lr']}, "
+                        f"seed(s) {', '.join(map(str, seeds))}; "
+                        f"{settings['repeats']} repeat(s) per configuration and seed.",
+            "table": main_table(stats, target, epochs),
+            "note": TABLE_NOTE.format(flops=flops_text(stats), target=target),
+            "sections": [s for s in sections if s["findings"] or s["table"]],
+            "machine": machine_lines(runs, meta), "failed": failed,
+            "configurations": [{**c._asdict(), "label": label(c), **dataclasses.asdict(s)}
+                               for c, s in stats.items()],
+            "sweep": sweep.data(stats)}
+
+
+def render(report):
+    """summary.md from build()'s data."""
+    lines = [f"# {report['title']}", ""]
+    lines += bullets(report["warnings"]) + ([""] if report["warnings"] else [])
+    lines += [report["settings"], ""] + table(*report["table"]) + ["", report["note"], ""]
+    for s in report["sections"]:
+        lines += [f"## {s['title']}", ""] + (table(*s["table"]) + [""] if s["table"] else [])
+        lines += bullets(s["findings"]) + [""]
+    lines += ["## Machine", ""] + bullets(report["machine"])
+    if report["failed"]:
+        lines += ["", "## Failed runs", ""] + bullets(report["failed"])
     return "\n".join(lines) + "\n"
+
+
+def summary(runs, meta):
+    return render(build(runs, meta))
 
 
 def gpu_lines(gpu, starts):
@@ -131,7 +188,7 @@ def gpu_lines(gpu, starts):
     if not gpu:
         return []
     cuda = sorted({f"{FRAMEWORKS[s['framework']]} {s['cuda']}" for s in starts if s.get("cuda")})
-    return [f"- GPU: {gpu['name']} ({gpu['memory']}), driver {gpu['driver_version']} "
+    return [f"GPU: {gpu['name']} ({gpu['memory']}), driver {gpu['driver_version']} "
             f"(CUDA {gpu['cuda_driver']} supported)"
             + (f"; CUDA as the frameworks report it: {', '.join(cuda)}" if cuda else "")]
 
@@ -140,23 +197,25 @@ def machine_lines(runs, meta):
     starts = [r.start for r in runs if r.start]
     versions = sorted({f"{FRAMEWORKS[s['framework']]} {s['framework_version']}" for s in starts})
     devices = sorted({f"{s['device_name']} ({s['device']})" for s in starts})
-    threads = sorted({s["threads"] for s in starts if s.get("threads")})
-    lines = ["## Machine", "",
-             f"- device: {', '.join(devices) or 'n/a'}; host CPU {meta['cpu']}, {meta['cpu_count']} cores",
-             f"- {meta['platform']}, Python {meta['python']}, {', '.join(versions) or 'no run finished'}"
-             + (f", PyTorch threads {threads}" if threads else ""),
-             f"- precision {words(meta['settings']['precision'])}, init {meta['settings']['init']}",
+    threads = {FRAMEWORKS[f]: sorted({s["threads"] for s in starts
+                                      if s["framework"] == f and s.get("threads")})
+               for f in FRAMEWORKS}  # JAX's: XLA's CPU pool; PyTorch's: torch.get_num_threads()
+    threads = ", ".join(f"{name} {counts}" for name, counts in threads.items() if counts)
+    lines = [f"device: {', '.join(devices) or 'n/a'}; host CPU {meta['cpu']}, {meta['cpu_count']} cores",
+             f"{meta['platform']}, Python {meta['python']}, {', '.join(versions) or 'no run finished'}"
+             + (f"; CPU threads: {threads}" if threads else ""),
+             f"precision {words(meta['settings']['precision'])}, init {meta['settings']['init']}",
              *gpu_lines(meta.get("gpu"), starts),
-             f"- command: `python {' '.join(meta['command'])}`, "
+             f"command: `python {' '.join(meta['command'])}`, "
              f"{meta['start_time']} to {meta.get('end_time', '?')}"]
     for framework, probe in meta.get("probes", {}).items():
         if "gflops" in probe:
-            lines.append(f"- {FRAMEWORKS[framework]} fp32 matmul peak: {probe['gflops']:.1f} GFLOP/s "
+            lines.append(f"{FRAMEWORKS[framework]} fp32 matmul peak: {probe['gflops']:.1f} GFLOP/s "
                          f"({probe['matmul_n']}^3 matmul, median of 5)")
     loads = [r.load_avg_1m for r in runs if r.load_avg_1m is not None]
     others = [r.other_cores for r in runs if r.other_cores is not None]
     if loads:
-        lines.append(f"- 1-minute load average at the start of each run: {min(loads):.2f} to {max(loads):.2f}"
+        lines.append(f"1-minute load average at the start of each run: {min(loads):.2f} to {max(loads):.2f}"
                      + (f"; cores kept busy by other processes during the runs: {min(others):.2f} to "
                         f"{max(others):.2f}" if others else ""))
     return lines

@@ -9,9 +9,10 @@ import json
 from mlpbench.fileio import write_atomic
 from mlpbench.records import END_EXTRAS, EPOCH_EXTRAS, EPOCH_FIELDS, START_EXTRAS
 
-START_COLUMNS = ("seed", "lr", "init", "precision", "device", "device_name",
-                 "framework_version") + START_EXTRAS
-RUN_COLUMNS = ("repeat", "cache", "load_avg_1m", "other_cores", "status")
+# The model's hidden widths as one cell ("512x512"), then the start record's fields.
+START_COLUMNS = (("hidden", "seed", "lr", "init", "precision", "device", "device_name", "framework_version")
+                 + tuple(f for f in START_EXTRAS if f != "layer_sizes"))
+RUN_COLUMNS = ("repeat", "cache", "load_avg_1m", "other_cores", "status", "error")
 END_COLUMNS = ("test_loss", "test_acc") + END_EXTRAS
 CSV_COLUMNS = (tuple(f for f in EPOCH_FIELDS + EPOCH_EXTRAS if f != "event")
                + START_COLUMNS + RUN_COLUMNS + END_COLUMNS)
@@ -19,16 +20,30 @@ CSV_COLUMNS = (tuple(f for f in EPOCH_FIELDS + EPOCH_EXTRAS if f != "event")
 
 def run_columns(run):
     return {"repeat": run.spec.repeat, "cache": run.spec.cache, "load_avg_1m": run.load_avg_1m,
-            "other_cores": run.other_cores, "status": run.status}
+            "other_cores": run.other_cores, "status": run.status, "error": run.error}
+
+
+def start_columns(run):
+    """The start record's columns; where a run failed before printing one, what its spec says."""
+    spec, start = run.spec, run.start
+    row = {k: start.get(k) for k in START_COLUMNS}
+    row.update(hidden="x".join(map(str, start.get("layer_sizes", [0, *spec.hidden, 0])[1:-1])),
+               seed=spec.seed, precision=spec.precision, input=spec.input)
+    return row
 
 
 def csv_rows(run):
-    """One CSV row per epoch of a run; the run's test figures and peak memory on its last row."""
-    start, end, epochs = run.start, run.end, run.epochs
+    """One CSV row per epoch of a run; the run's test figures and peak memory on its last row.
+    A run that failed before its first epoch gets one row, which says why."""
+    end, epochs = run.end, run.epochs
+    if not epochs:
+        spec = run.spec
+        return [{"framework": spec.framework, "mode": spec.mode, "batch_size": spec.batch_size,
+                 **start_columns(run), **run_columns(run)}]
     rows = []
     for i, record in enumerate(epochs):
         row = {k: record[k] for k in CSV_COLUMNS if k in record}
-        row.update({k: start.get(k) for k in START_COLUMNS})
+        row.update(start_columns(run))
         row.update(run_columns(run))
         if i == len(epochs) - 1:
             row.update({k: end.get(k) for k in END_COLUMNS})

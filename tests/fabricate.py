@@ -25,6 +25,7 @@ class Knobs:
     recompiles: dict | None = None  # {epoch: count}
     precision: str = "highest"
     unroll: int | None = None
+    hidden: tuple = (512, 512)
 
 
 def make_run(framework, mode, **knobs):
@@ -34,7 +35,7 @@ def make_run(framework, mode, **knobs):
              "batch_size": k.batch, "epochs": len(k.times), "lr": 0.01, "seed": k.seed, "init": "shared",
              "precision": k.precision, "device": k.device, "device_name": f"fake {k.device}",
              "train_samples": k.steps * k.batch, "steps_per_epoch": k.steps, "input": k.input,
-             "unroll": k.unroll}
+             "unroll": k.unroll, "layer_sizes": [784, *k.hidden, 10]}
     records = [start]
     for epoch, (t, acc, loss) in enumerate(zip(k.times, k.val_accs, train_losses, strict=True), start=1):
         record = {"event": "epoch", "framework": framework, "mode": mode, "batch_size": k.batch,
@@ -50,7 +51,7 @@ def make_run(framework, mode, **knobs):
                     "peak_device_bytes": None, **(k.end or {})})
     assert set(START_FIELDS) - {"event"} <= set(start)
     spec = RunSpec(framework, mode, k.batch, k.input, k.cache, k.seed, k.repeat, precision=k.precision,
-                   unroll=k.unroll)
+                   unroll=k.unroll, hidden=tuple(k.hidden))
     return Run(spec, records, load_avg_1m=k.load, other_cores=k.other_cores)
 
 

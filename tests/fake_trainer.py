@@ -1,7 +1,7 @@
 """A stand-in trainer for the controller's tests. FAKE_BEHAVIOURS (JSON) names what the run
-of a batch size does: "crash", "hang", "garbage" (a line that is not a record), "ctrl-c" or
-"sigterm" (sent to its parent); any other batch size succeeds. Steady epochs take a
-different time in every process."""
+of a batch size does: "crash", "oom" (killed by SIGKILL, as the out-of-memory killer does),
+"hang", "garbage" (a line that is not a record), "ctrl-c" or "sigterm" (sent to its parent);
+any other batch size succeeds. Steady epochs take a different time in every process."""
 import argparse
 import json
 import os
@@ -39,6 +39,8 @@ emit({"event": "start", "framework": framework, "framework_version": "0", "mode"
       "steps_per_epoch": 1000 // args.batch_size, "input": args.input, "workers": args.workers,
       "compile_cache": args.compile_cache, "unroll": args.unroll if args.mode == "scan" else None,
       "pid": os.getpid()})
+if behaviour == "oom":  # what the system's out-of-memory killer does: no message, SIGKILL
+    os.kill(os.getpid(), signal.SIGKILL)
 if behaviour == "crash":
     print("fake trainer: boom", file=sys.stderr)
     sys.exit(3)

@@ -95,3 +95,13 @@ def test_diverged_run_reports_non_finite_loss(script, mnist_dir):
     epoch = json.loads(result.stdout.splitlines()[1])
     assert not math.isfinite(epoch["train_loss"])
     assert "diverged" in result.stderr
+
+
+@pytest.mark.parametrize("flags", [("--hidden", "0"), ("--hidden", "-1"), ("--hidden", "x"), ("--hidden",)],
+                         ids=" ".join)
+def test_bad_hidden_widths_exit_2(flags, capsys):
+    for framework in ("JAX", "PyTorch"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.parse_trainer_args(cli.trainer_parser(framework), list(flags))
+        assert exit_info.value.code == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -326,7 +326,9 @@ def test_loader_input_skips_modes_that_need_device_batches(fake_trainers):
     ("--input", "loader", "--modes", "scan"), ("--cache", "hot"),
     ("--compile-cache", "/tmp/x"), ("--cache", "warm", "--modes", "eager"),
     ("--cache", "warm", "--compile-cache", "/proc/x/y"), ("--unroll", "4"),
-    ("--modes", "step", "scan", "--unroll", "0"), ("--precision", "fp16"), ("--precision",)])
+    ("--modes", "step", "scan", "--unroll", "0"), ("--precision", "fp16"), ("--precision",),
+    ("--widths", "-1"), ("--widths", "x"), ("--widths",), ("--exclude", "nojit@64"),
+    ("--modes", "all", "--exclude", "nojit@63")])
 def test_bad_flags_exit_2_with_one_line(flags, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         compare_results.parse_args([*flags, "--out-dir", str(tmp_path)])
@@ -384,3 +386,67 @@ def test_gpu_check_smoke_ran_every_part_and_packed_them(check):
     assert all(int(r["cache_hits"]) >= 1 for r in rows if r["epoch"] == "1" and r["mode"] == "scan")
     kernels = json.loads((check / "kernels.json").read_text())
     assert {"jax scan unroll 1", "jax scan unroll 16", "pytorch fullgraph"} <= {k["step"] for k in kernels}
+
+
+# --- model widths: the order of the runs, the outputs, a run the system kills -------------
+
+def test_widths_interleave_and_the_first_framework_alternates(tmp_path):
+    """Drift on a shared machine must look like neither a width nor a framework effect."""
+    args = compare_results.parse_args(["--widths", "128", "512", "2048", "--batch-sizes", "64", "256",
+                                       "--repeats", "2", "--out-dir", str(tmp_path)])
+    runs = compare_results.plan(args)
+    assert len(runs) == 3 * 2 * 2 * 2 and len(set(runs)) == len(runs)
+    groups = [runs[i:i + 2] for i in range(0, len(runs), 2)]  # one width, both frameworks
+    assert all(a.hidden == b.hidden and a.batch_size == b.batch_size for a, b in groups)
+    firsts = [g[0].framework for g in groups]
+    assert firsts == ["jax", "pytorch"] * (len(groups) // 2)
+    # each batch size of each repeat starts with another width
+    starts = [groups[i][0].hidden[0] for i in range(0, len(groups), 3)]
+    assert starts == [128, 512, 2048, 128]
+    for i in range(0, len(groups), 3):
+        assert sorted(g[0].hidden[0] for g in groups[i:i + 3]) == [128, 512, 2048]
+    # repeats are outermost: every configuration's first run comes before any second
+    last_first = max(i for i, r in enumerate(runs) if r.repeat == 1)
+    assert last_first < min(i for i, r in enumerate(runs) if r.repeat == 2)
+
+
+def test_widths_run_as_their_own_models_with_a_map_and_summary_json(fake_trainers):
+    out = fake_trainers / "out"
+    code = compare_results.main(["--batch-sizes", "100", "--epochs", "3", "--widths", "64", "256",
+                                 "--repeats", "2", "--out-dir", str(out)])
+    assert code == 0
+    rows = read_csv(out / "benchmark_results.csv")
+    assert {r["hidden"] for r in rows} == {"64x64", "256x256"}
+    meta = json.loads((out / "run_meta.json").read_text())
+    assert {tuple(r["hidden"]) for r in meta["runs"]} == {(64, 64), (256, 256)}
+    built = json.loads((out / "summary.json").read_text())
+    assert {(c["width"], c["batch"]) for c in built["sweep"]["cells"]} == {(64, 100), (256, 100)}
+    for cell in built["sweep"]["cells"]:  # each cell is the CSV's ratio of medians
+        steady = {f: statistics.median(statistics.median(float(r["epoch_time_s"]) for r in run[1:])
+                                       for run in runs_by(rows, f, cell["width"]))
+                  for f in ("jax", "pytorch")}
+        assert cell["ratio"] == pytest.approx(steady["pytorch"] / steady["jax"])
+    assert "## Model width: where the framework stops mattering" in (out / "summary.md").read_text()
+    assert_png(out / "size_map.png")
+
+
+def runs_by(rows, framework, width):
+    runs = {}
+    for r in rows:
+        if r["framework"] == framework and r["hidden"] == f"{width}x{width}":
+            runs.setdefault((r["seed"], r["repeat"]), []).append(r)
+    return runs.values()
+
+
+def test_a_run_the_system_kills_is_a_failed_run_that_says_so(fake_trainers, monkeypatch):
+    """Out of memory at a huge width shows as exit -9 with no message: worded, and the others go on."""
+    behaviours(monkeypatch, {300: "oom"})
+    out = fake_trainers / "out"
+    code = compare_results.main(["--batch-sizes", "100", "300", "--epochs", "2", "--out-dir", str(out)])
+    assert code == 1
+    rows = read_csv(out / "benchmark_results.csv")
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(failed) == 2 and {r["error"] for r in failed} == {"killed by SIGKILL: out of memory?"}
+    assert all(r["batch_size"] == "300" and r["hidden"] == "512x512" for r in failed)
+    assert len([r for r in rows if r["status"] == "ok"]) == 2 * 2
+    assert "repeat 1: killed by SIGKILL: out of memory?" in (out / "summary.md").read_text()

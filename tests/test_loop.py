@@ -127,3 +127,22 @@ def test_gpu_facts_read_nvidia_smi(tmp_path, monkeypatch):
                                    "memory": "81559 MiB", "cuda_driver": "13.0"}
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     assert machine.gpu_facts() is None
+
+
+@pytest.mark.parametrize("hidden", [(128, 128), (2048, 2048), (300, 200, 100), (64,)])
+def test_flops_per_sample_match_torchs_flop_counter_at_other_sizes(hidden):
+    """An independent count: torch.utils.flop_counter over one real training step (forward,
+    backward, no gradient for the image) of the trainer's own module."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import assignment_1TORCH as tt
+    sizes, batch = model.layer_sizes(hidden), 8
+    net = tt.MLP(sizes)
+    with FlopCounterMode(display=False) as counter:
+        logits = net(torch.rand(batch, 784))
+        torch.nn.functional.cross_entropy(logits, torch.zeros(batch, dtype=torch.long)).backward()
+    assert counter.get_total_flops() == batch * model.flops_per_sample(sizes)
+    if hidden == (128, 128):
+        macs = 784 * 128 + 128 * 128 + 128 * 10
+        assert model.flops_per_sample(sizes) == 2 * (2 * macs + 128 * 128 + 128 * 10)

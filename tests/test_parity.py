@@ -78,3 +78,32 @@ def test_trainers_report_the_reference_figures_at_every_epoch(mnist_dir, split):
             for key, tolerance in (("train_loss", 1e-5), ("val_loss", 1e-5),
                                    ("train_acc", 1e-4), ("val_acc", 1e-4)):
                 assert abs(a[key] - b[key]) <= tolerance + 1e-12, (a["epoch"], key)
+
+
+def test_frameworks_agree_at_another_model_from_a_shared_start(split):
+    """Three hidden layers of other widths, one epoch at batch 50 from the same numpy start:
+    the same parameters after it in JAX (scan) and PyTorch (the module and the functional step)."""
+    sizes, n, batch, lr = (784, 256, 96, 48, 10), 2000, 50, 0.05
+    start = shared_init(1, sizes)
+    order = data.batch_order(1, 1, n, batch)
+    images = split.train_images[:n].astype(np.float32) / np.float32(255)
+    labels = split.train_labels[:n]
+    params, _ = jt.train_epoch_scan(jax.device_put(start), jnp.asarray(images),
+                                    jnp.asarray(labels, jnp.int32), jnp.asarray(order), jnp.float32(lr))
+    model = tt.MLP(sizes)
+    tt.load_shared(model, start)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    t_images, t_labels, totals = torch.from_numpy(images), torch.from_numpy(labels), torch.zeros(2)
+    functional = [{k: torch.from_numpy(v) for k, v in p.items()} for p in start]
+    f_totals = torch.zeros(2)
+    for idx in torch.from_numpy(order).long():
+        optimizer.zero_grad(set_to_none=True)
+        tt.train_step(model, optimizer, t_images, t_labels, idx, totals)
+        functional, f_totals = tt.func_train_step(functional, f_totals, t_images, t_labels, idx, lr)
+    moved = np.abs(np.asarray(params[0]["w"]) - start[0]["w"]).max()
+    for torch_params in (model_params(model), [{k: v.numpy() for k, v in p.items()} for p in functional]):
+        assert len(torch_params) == 4
+        worst = max(np.abs(np.asarray(p[k]) - t[k]).max() for p, t in zip(params, torch_params, strict=True)
+                    for k in ("w", "b"))
+        assert worst < 1e-5 and moved > 100 * worst
+    assert totals[1].item() == f_totals[1].item()

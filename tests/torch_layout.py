@@ -6,7 +6,7 @@ from mlpbench.model import shared_init
 
 def model_params(model):
     return [{"w": layer.weight.detach().numpy().T, "b": layer.bias.detach().numpy()}
-            for layer in (model.fc1, model.fc2, model.fc3)]
+            for layer in model.layers]
 
 
 def shared_model(seed):

@@ -1,0 +1,169 @@
+"""Where the framework stops mattering: figures and findings across model widths (docs/design.md,
+"Width sweep"). Per (width, batch) cell, PyTorch's steady epoch over JAX's; per framework, mode
+and batch size, a fit of step time = fixed cost + FLOPs / rate across the widths, which says
+which cells are dispatch-bound and which compute-bound; and how the JIT's share of training
+moves with the width."""
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlpbench.formatting import fmt_time, label
+from mlpbench.inference import ratio_interval
+from mlpbench.model import flops_per_sample
+
+DEFAULT_PAIR = ("step", "eager")  # JAX's and PyTorch's default modes
+
+
+def width(config):
+    return config.hidden[0]
+
+
+def sizes(config):
+    return (784, *config.hidden, 10)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (width, batch) cell of the map: PyTorch's steady epoch over JAX's."""
+    width: int
+    batch: int
+    jax: object  # the Config of each side
+    pytorch: object
+    ratio: float
+    interval: tuple | None  # None: a single measurement on a side
+
+    @property
+    def within_noise(self):
+        return self.interval is not None and self.interval[0] <= 1 <= self.interval[1]
+
+
+def comparable_setting(c):
+    return c.input, c.cache, c.precision
+
+
+def cells(stats, pair=DEFAULT_PAIR):
+    """{(width, batch): Cell} for the given (JAX mode, PyTorch mode), or with pair None the
+    fastest mode of each framework in each cell; cold, device-resident, strict fp32 runs."""
+    out = {}
+    keys = [c for c in stats if comparable_setting(c) == ("device", "cold", "highest")
+            and stats[c].steady is not None]
+    for w, batch in sorted({(width(c), c.batch) for c in keys}):
+        here = [c for c in keys if (width(c), c.batch) == (w, batch)]
+        sides = {}
+        for framework, mode in zip(("jax", "pytorch"), pair or (None, None), strict=True):
+            candidates = [c for c in here if c.framework == framework and mode in (None, c.mode)]
+            if candidates:
+                sides[framework] = min(candidates, key=lambda c: stats[c].steady)
+        if len(sides) == 2:
+            j, p = sides["jax"], sides["pytorch"]
+            out[(w, batch)] = Cell(w, batch, j, p, stats[p].steady / stats[j].steady,
+                                   ratio_interval(stats[p].steadies, stats[j].steadies))
+    return out
+
+
+def ratio_findings(stats, pair=DEFAULT_PAIR):
+    """Per batch size, how PyTorch's time over JAX's moves with the width, and from which
+    width on the two are within noise."""
+    grid = cells(stats, pair)
+    out = []
+    for batch in sorted({b for _, b in grid}):
+        row = [grid[k] for k in sorted(grid) if k[1] == batch]
+        if len(row) < 2:
+            continue
+        names = (f"{label(row[0].pytorch, model=False)} / {label(row[0].jax, model=False)}" if pair
+                 else "fastest PyTorch / fastest JAX")
+        text = (f"Batch {batch}, {names} steady time by width: "
+                + ", ".join(f"{c.width}: {c.ratio:.2f}x" + (f" [{c.interval[0]:.2f}, {c.interval[1]:.2f}]"
+                                                              if c.interval else "") for c in row))
+        if any(c.interval is None for c in row):
+            text += "; single measurements: no width can be said to be within noise."
+        else:
+            tail = next((i for i in range(len(row)) if all(c.within_noise for c in row[i:])), None)
+            text += ("; within noise at no width." if tail is None else
+                     f"; within noise from width {row[tail].width} on." if tail > 0 else
+                     "; within noise at every width.")
+        out.append(text)
+    return out
+
+
+@dataclass(frozen=True)
+class Fit:
+    """step time = fixed + FLOPs / rate, fitted across widths for one configuration family."""
+    family: object  # a Config with width and batch aside
+    batch: int
+    fixed_s: float
+    rate: float  # FLOP/s; inf where the time did not grow with the work
+    r_squared: float | None
+    points: tuple  # ((width, FLOPs per step, seconds per step), ...)
+
+    def fixed_share(self, flops):
+        return self.fixed_s / (self.fixed_s + flops / self.rate)
+
+
+def fits(stats):
+    """A least-squares line through (FLOPs per step, seconds per step) for every framework,
+    mode and batch size that ran at two widths or more (scipy.stats.linregress)."""
+    from scipy import stats as sps
+    out = []
+    keys = [c for c in stats if comparable_setting(c) == ("device", "cold", "highest") and stats[c].steady]
+    for family in dict.fromkeys(c._replace(batch=0, hidden=()) for c in keys):
+        for batch in sorted({c.batch for c in keys if c._replace(batch=0, hidden=()) == family}):
+            cs = sorted((c for c in keys if c._replace(batch=0, hidden=()) == family and c.batch == batch),
+                        key=width)
+            if len({width(c) for c in cs}) < 2:
+                continue
+            points = tuple((width(c), flops_per_sample(sizes(c)) * batch, stats[c].steady / stats[c].steps)
+                           for c in cs)
+            x, y = np.array([p[1] for p in points], float), np.array([p[2] for p in points])
+            line = sps.linregress(x, y)
+            fixed = max(float(line.intercept), 0.0)  # a negative intercept is no fixed cost
+            rate = 1 / line.slope if line.slope > 0 else float("inf")
+            out.append(Fit(family, batch, fixed, rate, float(line.rvalue ** 2) if len(points) > 2 else None,
+                           points))
+    return out
+
+
+def fit_findings(stats):
+    """Each fit, and which of its cells are dispatch-bound (the fixed cost is most of a step)."""
+    out = []
+    for f in fits(stats):
+        bound = ", ".join(f"{w}: {'dispatch' if f.fixed_share(flops) > 0.5 else 'compute'}-bound "
+                          f"({100 * f.fixed_share(flops):.0f}% fixed)" for w, flops, _ in f.points)
+        rate = f"{f.rate / 1e9:,.0f} GFLOP/s" if np.isfinite(f.rate) else "no rate (time did not grow)"
+        fit_quality = f", R² {f.r_squared:.3f}" if f.r_squared is not None else ", two points: exact"
+        out.append(f"{label(f.family, model=False)}, batch {f.batch}: step time = {fmt_time(f.fixed_s)} "
+                   f"+ FLOPs / {rate} "
+                   f"(fit over widths {', '.join(str(p[0]) for p in f.points)}{fit_quality}); {bound}.")
+    return out
+
+
+def jit_width_findings(stats):
+    """The JIT's share of training time across widths, per framework, mode and batch size:
+    the write-up's amortization claim along the second axis."""
+    out = []
+    keys = [c for c in stats if stats[c].jit is not None and stats[c].train_time]
+    for family in dict.fromkeys(c._replace(hidden=()) for c in keys):
+        row = sorted((c for c in keys if c._replace(hidden=()) == family), key=width)
+        if len({width(c) for c in row}) < 2:
+            continue
+        shares = [100 * stats[c].jit / stats[c].train_time for c in row]
+        diffs = np.diff(shares)
+        trend = "falls" if (diffs < 0).all() else "rises" if (diffs > 0).all() else "does not move one way"
+        out.append(f"{label(family, model=False)}, batch {family.batch}: JIT overhead "
+                   + ", ".join(f"{fmt_time(stats[c].jit)} = {s:.1f}% of training at width {width(c)}"
+                               for c, s in zip(row, shares, strict=True))
+                   + f"; the share {trend} as the width grows.")
+    return out
+
+
+def data(stats):
+    """The sweep as numbers for summary.json: every cell of the map (both pairs) and every fit."""
+    def cell_data(c):
+        return {"width": c.width, "batch": c.batch, "jax_mode": c.jax.mode, "pytorch_mode": c.pytorch.mode,
+                "ratio": c.ratio, "interval": c.interval, "within_noise": c.within_noise}
+    return {"cells": [cell_data(c) for c in cells(stats).values()],
+            "fastest_cells": [cell_data(c) for c in cells(stats, pair=None).values()],
+            "fits": [{"framework": f.family.framework, "mode": f.family.mode, "batch": f.batch,
+                      "fixed_s": f.fixed_s, "rate_flops_per_s": f.rate, "r_squared": f.r_squared,
+                      "points": [{"width": w, "flops_per_step": x, "s_per_step": y} for w, x, y in f.points]}
+                     for f in fits(stats)] if len({width(c) for c in stats}) > 1 else []}
