@@ -18,7 +18,7 @@ import numpy as np
 
 from mlpbench import cli, modes
 from mlpbench.loop import Device, EpochResult, run_epochs, start_record
-from mlpbench.machine import cpu_name, median_seconds, probe_record
+from mlpbench.machine import cpu_name, median_seconds, probe_record, schedulable_cpus
 from mlpbench.model import LAYER_SIZES, layer_sizes, shared_init
 from mlpbench.records import emit
 
@@ -199,12 +199,6 @@ def select_device(args):
     return device, Device("gpu" if on_gpu else "cpu", device.device_kind if on_gpu else cpu_name())
 
 
-def xla_cpu_threads():
-    """The threads of XLA's CPU pool: one per core this process may run on (XLA sizes it by
-    the schedulable CPUs; a 2048^3 matmul here kept 1.97 of 2 cores busy)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
 def use_compile_cache(directory):
     """JAX's persistent compilation cache in DIR/jax, for every program however small."""
     jax.config.update("jax_compilation_cache_dir", os.path.join(os.path.abspath(directory), "jax"))
@@ -280,8 +274,10 @@ def main(argv=None):
                       lr=jax.device_put(np.float32(args.lr), device), device=device,
                       batches_for=epoch_batches(args, data, device), events=events,
                       cache_on=bool(args.compile_cache), unroll=unroll)
+    # threads: XLA's CPU pool, one thread per core this process may run on
     run_epochs(trainer, start_record(args, "jax", jax.__version__, info, len(split.train_labels),
-                                     jaxlib_backend=device.platform, unroll=unroll, threads=xla_cpu_threads(),
+                                     jaxlib_backend=device.platform, unroll=unroll,
+                                     threads=schedulable_cpus(),
                                      cuda=device.client.platform_version if info.kind == "gpu" else None))
 
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlpbench import cli, data, modes, plots, report
+from mlpbench import cli, data, model, modes, plots, report
 from mlpbench.children import LoadMeter, Progress, run_child
 from mlpbench.fileio import write_atomic
 from mlpbench.machine import cpu_name, gpu_facts
@@ -203,7 +203,7 @@ def run_label(spec):
     words += [f"input {spec.input}"] * (spec.input != "device")
     words += [f"{spec.cache} cache"] * (spec.cache != "cold")
     words += [f"unroll {spec.unroll}"] * (spec.unroll is not None)
-    words += [f"width {spec.hidden[0]}"] * (len(set(spec.hidden)) == 1 and spec.hidden != (512, 512))
+    words += [f"hidden {'x'.join(map(str, spec.hidden))}"] * (tuple(spec.hidden) != model.HIDDEN)
     words += ["tf32"] * (spec.precision == "tf32")
     words += (["(filling the cache)"] if spec.purpose == "fill"
               else [f"seed {spec.seed}", f"repeat {spec.repeat}"])
@@ -301,7 +301,7 @@ def main(argv=None):
         built = report.build(runs, meta)
         summary = report.render(built)
         write_atomic(out / "summary.md", lambda f: f.write(summary.encode()))
-        as_json = json.dumps(built, indent=1, default=str)
+        as_json = report.as_json(built)
         write_atomic(out / "summary.json", lambda f: f.write(as_json.encode()))
         # Each takes every run and draws the finished, timed ones (aggregate.configs).
         plots.training_curves(runs, out / "training_curves.png", args.target_acc)

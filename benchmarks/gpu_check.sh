@@ -23,7 +23,7 @@
 # Each part's elapsed time is printed and kept in OUT_DIR/parts.tsv; a failed part does not stop
 # the ones after it, and the exit code is 1 if any failed. SIGTERM (a timeout) stops the running
 # part as SIGTERM stops the controller, which writes its summary of the finished runs; the later
-# parts are skipped and OUT_DIR is packed all the same (exit 143).
+# parts are skipped and OUT_DIR is packed all the same (exit 143; 130 for Ctrl-C).
 #
 # --smoke runs every part (or the PARTs named) with tiny settings, one batch size and one repeat,
 # on whatever device there is, all sharing one warm compile cache, "all" cold and warm: the test
@@ -63,19 +63,24 @@ seconds_since() {
 
 stopped=0
 child=
-trap 'stopped=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM INT
+stop() {  # remember the signal (exit 128 + its number, as the controller does), stop the running part
+  stopped=$1
+  [ -n "$child" ] && kill -TERM "$child" 2>/dev/null
+}
+trap 'stop 143' TERM
+trap 'stop 130' INT
 
 part() {  # part NAME COMMAND...: run if asked for, time, log to OUT_DIR/NAME.log, never stop the others
   local name=$1 t0 rc
   shift
   [[ " ${parts[*]} " == *" $name "* ]] || return 0
-  [ "$stopped" -eq 1 ] && return 0
+  [ "$stopped" -ne 0 ] && return 0
   t0=$EPOCHREALTIME
   "$@" > "$out/$name.log" 2>&1 &
   child=$!
   wait "$child"
   rc=$?
-  [ "$stopped" -eq 1 ] && { wait "$child"; rc=$?; }  # the first wait returned on the signal
+  [ "$stopped" -ne 0 ] && { wait "$child"; rc=$?; }  # the first wait returned on the signal
   child=
   printf '%s\t%s\t%s\n' "$name" "$rc" "$(seconds_since "$t0")" | tee -a "$out/parts.tsv"
   [ "$rc" -eq 0 ] || { failed=1; tail -n 20 "$out/$name.log"; }
@@ -119,7 +124,7 @@ cmdbuf=--xla_gpu_enable_command_buffer=FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,
 
 part versions "$python" benchmarks/versions.py "$out/versions.json"
 part tests "$python" -m pytest -rs -p no:cacheprovider tests/test_gpu.py
-if [ "$smoke" -eq 0 ] && [ -f "$out/tests.log" ] && grep -q "skipped" "$out/tests.log"; then
+if [ "$smoke" -eq 0 ] && [[ " ${parts[*]} " == *" tests "* ]] && grep -q "skipped" "$out/tests.log"; then
   echo "tests: a GPU test was skipped" >&2
   failed=1
 fi
@@ -138,5 +143,5 @@ part all "$python" compare_results.py --modes all "${exclude[@]}" --out-dir "$ou
 printf 'total\t%s\t%s\n' "$failed" "$(seconds_since "$t_all")" | tee -a "$out/parts.tsv"
 tar -czf "$out.tar.gz" --exclude=compile-cache -C "$(dirname "$out")" "$(basename "$out")" || failed=1
 echo "packed: $out.tar.gz"
-[ "$stopped" -eq 1 ] && exit 143
+[ "$stopped" -ne 0 ] && exit "$stopped"
 exit "$failed"

@@ -136,13 +136,21 @@ def main():
     parser.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default: %(default)s)")
     parser.add_argument("--compile-cache", default=None, metavar="DIR",
                         help="the trainers' compile cache to read and fill (default: none)")
+    parser.add_argument("--precision", choices=("highest", "tf32"), default="highest",
+                        help="fp32 matmuls in both frameworks, or TF32 allowed (default: %(default)s)")
     parser.add_argument("--frameworks", nargs="+", choices=("jax", "pytorch"), default=["jax", "pytorch"],
                         help="whose steps to build and measure (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=None, help="write the table as JSON here too")
     args = parser.parse_args()
+    import jax
+
+    import assignment_1JAX as jt
+    import assignment_1TORCH as tt
+    # As the trainers set it: without this JAX would take TF32 on a GPU and PyTorch strict fp32.
+    jax.config.update("jax_default_matmul_precision",
+                      "highest" if args.precision == "highest" else "tensorfloat32")
+    tt.set_precision(args.precision)
     if args.compile_cache:
-        import assignment_1JAX as jt
-        import assignment_1TORCH as tt
         jt.use_compile_cache(args.compile_cache)
         tt.use_compile_cache(args.compile_cache)
     steps = min(STEPS, args.train_limit // args.batch_size)
@@ -153,7 +161,8 @@ def main():
     for name, (run, hlo) in runs.items():
         wall = measure(run) / steps
         kernels, busy = cuda_kernels(run)
-        rows.append({"step": name, "batch": args.batch_size, "wall_us_per_step": 1e6 * wall,
+        rows.append({"step": name, "batch": args.batch_size, "precision": args.precision,
+                     "wall_us_per_step": 1e6 * wall,
                      "kernels_per_step": kernels / steps if kernels is not None else None,
                      "hlo_kernels_per_step": hlo,
                      "kernel_us_per_step": 1e6 * busy / steps if busy is not None else None,

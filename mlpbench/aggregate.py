@@ -1,11 +1,11 @@
 """Runs grouped into configurations, and each configuration's figures as a frozen dataclass
-(docs/design.md, "Summary"): what the report, the findings and the plots all read. No
+(docs/design.md, "Statistics and findings"): what the report, the findings and the plots all read. No
 inference and no sentences here."""
 import statistics
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from mlpbench.model import flops_per_sample, layer_sizes
+from mlpbench.model import HIDDEN, flops_per_sample, layer_sizes
 
 FLOPS_PER_SAMPLE = flops_per_sample()  # the default model's
 # A run is suspect when other processes kept more than this many cores busy, on average, during
@@ -25,7 +25,7 @@ class Config(NamedTuple):
     cache: str = "cold"
     precision: str = "highest"
     unroll: int | None = None  # scan only
-    hidden: tuple = (512, 512)
+    hidden: tuple = HIDDEN
 
 
 def config_of(run):

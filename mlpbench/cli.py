@@ -1,5 +1,5 @@
 """Command-line flags shared by the trainers and the controller, defined once (docs/design.md,
-"Flags"), and the one-line way every bad input is refused."""
+"Trainers"), and the one-line way every bad input is refused."""
 import argparse
 import math
 import os
@@ -113,7 +113,8 @@ def trainer_parser(framework):
                         help=f"{PRECISION_HELP} (default: %(default)s)")
     if framework == "JAX":
         parser.add_argument("--unroll", type=positive_int, default=None,
-                            help="scan only: steps per iteration of lax.scan's loop (default: 1)")
+                            help="scan only: steps per iteration of lax.scan's loop (default: per device "
+                                 "kind, DEFAULT_UNROLL in the JAX trainer: 1 on a CPU, 8 on a GPU)")
     add_run_flags(parser, init_default="native")
     parser.add_argument("--hidden", type=positive_int, nargs="+", default=list(model.HIDDEN), metavar="W",
                         help="hidden layer widths, any number of layers (default: %(default)s)")

@@ -1,6 +1,6 @@
 """Findings that weigh one thing at a time: every pair of modes that the modes table weighs
 (paradigm against framework, what compiling or a CUDA graph buys), the sweep of scan's unroll,
-and TF32 against strict fp32 (docs/design.md, "Findings")."""
+and TF32 against strict fp32 (docs/design.md, "Statistics and findings")."""
 from mlpbench import modes
 from mlpbench.findings import comparable, setting_note, speed_sentence
 from mlpbench.formatting import fmt_time, label

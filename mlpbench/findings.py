@@ -1,5 +1,5 @@
 """The summary's findings about the frameworks, as sentences computed from the aggregated
-figures (docs/design.md, "Findings"): speed with intervals, accuracy over seeds, time to
+figures (docs/design.md, "Statistics and findings"): speed with intervals, accuracy over seeds, time to
 accuracy, parity of the curves, the fastest rate, and the warnings that come first."""
 import itertools
 import math
@@ -206,11 +206,13 @@ def parity_findings(groups, settings):
                    f"train loss by at most {worst['train_loss']:.1e}, "
                    f"val loss by at most {worst['val_loss']:.1e}.")
     for c, runs in groups.items():
-        bad = [r["epoch"] for r in runs[0].epochs if not math.isfinite(r["train_loss"])]
-        if bad:
-            out.append(f"{label(c)}, batch {c.batch}: the run DIVERGED, "
-                       f"train loss not finite from epoch {bad[0]} "
-                       f"(lr {settings.get('lr')}); its accuracies mean nothing.")
+        for run in runs:  # every seed and repeat: one that diverged is not hidden by the others
+            bad = [r["epoch"] for r in run.epochs if not math.isfinite(r["train_loss"])]
+            which = f" (seed {run.spec.seed}, repeat {run.spec.repeat})" if len(runs) > 1 else ""
+            if bad:
+                out.append(f"{label(c)}, batch {c.batch}{which}: the run DIVERGED, "
+                           f"train loss not finite from epoch {bad[0]} "
+                           f"(lr {settings.get('lr')}); its accuracies mean nothing.")
     return out
 
 

@@ -1,6 +1,7 @@
 """How figures and configurations are written in the summary and on the plots."""
 from mlpbench import modes
 from mlpbench.model import HIDDEN as DEFAULT_HIDDEN
+from mlpbench.model import layer_sizes
 
 
 def fmt_time(seconds):
@@ -9,6 +10,14 @@ def fmt_time(seconds):
     if abs(seconds) < 1e-3:
         return f"{seconds * 1e6:.1f} µs"
     return f"{seconds * 1e3:.1f} ms" if abs(seconds) < 1 else f"{seconds:.2f} s"
+
+
+def trend(values):
+    """Which way a sequence moves: "falls", "rises" or "does not move one way"."""
+    steps = [b - a for a, b in zip(values, values[1:], strict=False)]
+    if all(d < 0 for d in steps):
+        return "falls"
+    return "rises" if all(d > 0 for d in steps) else "does not move one way"
 
 
 def fmt(value, spec):
@@ -30,7 +39,7 @@ def width_note(hidden):
 
 def model_name(hidden):
     """784-512-512-10."""
-    return "-".join(map(str, (784, *hidden, 10)))
+    return "-".join(map(str, layer_sizes(hidden)))
 
 
 def label(config, model=True):

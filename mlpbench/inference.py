@@ -1,5 +1,8 @@
 """Statistical inference on the aggregated figures, from scipy.stats: the bootstrap interval
-of a ratio of medians and the paired t-interval of a difference (docs/design.md, "Statistics")."""
+of a ratio of medians and the paired t-interval of a difference (docs/design.md, "Statistics
+and findings"). An interval is computed once per pair of samples, however often it is asked for."""
+import functools
+
 import numpy as np
 
 
@@ -8,6 +11,11 @@ def ratio_interval(slow, fast, level=0.95):
     configuration's runs; None with fewer than two runs on either side."""
     if len(slow) < 2 or len(fast) < 2:
         return None
+    return _bootstrap(tuple(slow), tuple(fast), level)
+
+
+@functools.lru_cache(maxsize=None)
+def _bootstrap(slow, fast, level):
     from scipy import stats as sps  # about 1 s to import: only runs that get an interval pay it
     result = sps.bootstrap((np.asarray(slow), np.asarray(fast)),
                            lambda a, b, axis: np.median(a, axis=axis) / np.median(b, axis=axis),

@@ -1,5 +1,5 @@
 """The input path most users write (--input loader): torchvision's MNIST dataset and a torch
-DataLoader, used by both trainers (docs/design.md, "Input").
+DataLoader, used by both trainers (docs/design.md, "Trainers").
 
 The dataset reads the data layer's verified files; the batch sampler yields this project's
 batch order, so a loader epoch trains on exactly the batches of a device-resident one. The

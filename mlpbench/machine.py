@@ -17,6 +17,13 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+def schedulable_cpus():
+    """The cores this process may run on: the size of XLA's CPU thread pool (it is sized by
+    them; a 2048^3 matmul in JAX kept 1.97 of 2 cores busy)."""
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def peak_rss_bytes():
     """The process's peak resident memory in bytes: Linux's VmHWM, else ru_maxrss."""
     try:

@@ -1,11 +1,9 @@
 """The summary's findings about what comes on top of the training itself: the JIT's share and
 when it pays, recompilations, compilation caches, and the DataLoader (docs/design.md,
-"Findings"). Sentences computed from the aggregated figures."""
-import numpy as np
-
+"Statistics and findings"). Sentences computed from the aggregated figures."""
 from mlpbench import modes
 from mlpbench.findings import comparable
-from mlpbench.formatting import fmt_time, label
+from mlpbench.formatting import fmt_time, label, trend
 from mlpbench.inference import ratio_interval
 
 
@@ -23,10 +21,7 @@ def jit_share_lines(stats):
             f"{fmt_time(s.jit)} = {share:.1f}% of training at batch {b}"
             for (b, s), share in zip(rows, shares, strict=True))
         if len(rows) > 1:
-            diffs = np.diff(shares)
-            trend = ("falls" if (diffs < 0).all() else "rises" if (diffs > 0).all()
-                     else "does not move one way")
-            text += f"; the share {trend} as the batch grows"
+            text += f"; the share {trend(shares)} as the batch grows"
         out.append(text + ".")
     return out
 

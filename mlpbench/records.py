@@ -3,6 +3,8 @@ run that the controller makes of one child process (docs/design.md, "Records")."
 import json
 from dataclasses import dataclass, field
 
+from mlpbench.model import HIDDEN
+
 START_FIELDS = ("event", "framework", "framework_version", "mode", "batch_size", "epochs",
                 "lr", "seed", "init", "precision", "device", "device_name",
                 "train_samples", "steps_per_epoch")
@@ -39,7 +41,7 @@ class RunSpec:
     purpose: str = "timed"
     precision: str = "highest"
     unroll: int | None = None  # scan only; None: the trainer's default for the device
-    hidden: tuple = (512, 512)  # the hidden layers' widths
+    hidden: tuple = HIDDEN  # the hidden layers' widths
 
 
 @dataclass

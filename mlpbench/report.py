@@ -1,6 +1,8 @@
 """summary.md and summary.json: the tables and findings computed from the runs' records and the
 machine they ran on. Nothing here is written in advance."""
 import dataclasses
+import json
+import math
 
 from mlpbench import comparisons, overheads, sweep
 from mlpbench import findings as fd
@@ -32,8 +34,8 @@ def main_row(c, s, fastest, epochs):
 
 
 def main_table(stats, target, epochs):
-    """A row per configuration, by batch size (and width, where several ran); time vs fastest
-    against the fastest of the same batch size on the same device."""
+    """A row per configuration, by batch size (and model, where several ran); time vs fastest
+    against the fastest of the same batch size and model on the same device."""
     on_gpu = any(s.peak_device is not None for s in stats.values())
     widths = len({c.hidden for c in stats}) > 1
     rows = []
@@ -41,7 +43,8 @@ def main_table(stats, target, epochs):
         keys = [c for c in stats if c.batch == batch]
         for c in sorted(keys, key=lambda k: k.hidden) if widths else keys:
             s = stats[c]
-            same_device = [stats[k].steady for k in keys if stats[k].steady and comparable(c, k, stats)]
+            same_device = [stats[k].steady for k in keys
+                           if stats[k].steady and k.hidden == c.hidden and comparable(c, k, stats)]
             rows.append(main_row(c, s, min(same_device) if same_device else None, epochs))
             if widths:
                 rows[-1][1:2] = [model_name(c.hidden), label(c, model=False)]
@@ -163,6 +166,17 @@ def build(runs, meta):
             "configurations": [{**c._asdict(), "label": label(c), **dataclasses.asdict(s)}
                                for c, s in stats.items()],
             "sweep": sweep.data(stats)}
+
+
+def as_json(report):
+    """summary.json's text: strict JSON, a figure that is not finite (no fitted rate) as null."""
+    def finite(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        return [finite(v) for v in value] if isinstance(value, (list, tuple)) else value
+    return json.dumps(finite(report), indent=1, default=str, allow_nan=False)
 
 
 def render(report):

@@ -3,16 +3,13 @@ scale centred on 1, and each framework's fraction of its measured matmul peak (d
 "Outputs"). Drawn when more than one width ran."""
 import math
 
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.colors import LogNorm, TwoSlopeNorm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.colors import LogNorm, TwoSlopeNorm  # noqa: E402
-
-from mlpbench.aggregate import all_stats  # noqa: E402
-from mlpbench.fileio import write_atomic  # noqa: E402
-from mlpbench.modes import FRAMEWORKS  # noqa: E402
-from mlpbench.sweep import cells, width  # noqa: E402
+from mlpbench.aggregate import all_stats
+from mlpbench.modes import FRAMEWORKS
+from mlpbench.plots import save  # also chooses matplotlib's Agg backend
+from mlpbench.sweep import cells, width
 
 
 def cell_text(cell):
@@ -86,5 +83,4 @@ def size_map(runs, path, peaks):
     axes[0].set_yticks(range(len(widths)), [f"784-{w}-{w}-10" for w in widths])
     fig.suptitle("Where the framework stops mattering: steady-state time ratio per model width and batch "
                  "size (~ : the 95% interval holds 1)", fontsize=11)
-    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(fig)
+    save(fig, path)

@@ -1,5 +1,5 @@
 """Where the framework stops mattering: figures and findings across model widths (docs/design.md,
-"Width sweep"). Per (width, batch) cell, PyTorch's steady epoch over JAX's; per framework, mode
+"Statistics and findings"). Per (width, batch) cell, PyTorch's steady epoch over JAX's; per framework, mode
 and batch size, a fit of step time = fixed cost + FLOPs / rate across the widths, which says
 which cells are dispatch-bound and which compute-bound; and how the JIT's share of training
 moves with the width."""
@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlpbench.formatting import fmt_time, label
+from mlpbench.findings import comparable
+from mlpbench.formatting import fmt_time, label, trend
 from mlpbench.inference import ratio_interval
-from mlpbench.model import flops_per_sample
+from mlpbench.model import flops_per_sample, layer_sizes
 
 DEFAULT_PAIR = ("step", "eager")  # JAX's and PyTorch's default modes
 
@@ -19,7 +20,7 @@ def width(config):
 
 
 def sizes(config):
-    return (784, *config.hidden, 10)
+    return layer_sizes(config.hidden)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def cells(stats, pair=DEFAULT_PAIR):
             candidates = [c for c in here if c.framework == framework and mode in (None, c.mode)]
             if candidates:
                 sides[framework] = min(candidates, key=lambda c: stats[c].steady)
-        if len(sides) == 2:
+        if len(sides) == 2 and comparable(sides["jax"], sides["pytorch"], stats):
             j, p = sides["jax"], sides["pytorch"]
             out[(w, batch)] = Cell(w, batch, j, p, stats[p].steady / stats[j].steady,
                                    ratio_interval(stats[p].steadies, stats[j].steadies))
@@ -147,12 +148,10 @@ def jit_width_findings(stats):
         if len({width(c) for c in row}) < 2:
             continue
         shares = [100 * stats[c].jit / stats[c].train_time for c in row]
-        diffs = np.diff(shares)
-        trend = "falls" if (diffs < 0).all() else "rises" if (diffs > 0).all() else "does not move one way"
         out.append(f"{label(family, model=False)}, batch {family.batch}: JIT overhead "
                    + ", ".join(f"{fmt_time(stats[c].jit)} = {s:.1f}% of training at width {width(c)}"
                                for c, s in zip(row, shares, strict=True))
-                   + f"; the share {trend} as the width grows.")
+                   + f"; the share {trend(shares)} as the width grows.")
     return out
 
 
@@ -164,6 +163,7 @@ def data(stats):
     return {"cells": [cell_data(c) for c in cells(stats).values()],
             "fastest_cells": [cell_data(c) for c in cells(stats, pair=None).values()],
             "fits": [{"framework": f.family.framework, "mode": f.family.mode, "batch": f.batch,
-                      "fixed_s": f.fixed_s, "rate_flops_per_s": f.rate, "r_squared": f.r_squared,
+                      "fixed_s": f.fixed_s, "rate_flops_per_s": f.rate if np.isfinite(f.rate) else None,
+                      "r_squared": f.r_squared,
                       "points": [{"width": w, "flops_per_step": x, "s_per_step": y} for w, x, y in f.points]}
                      for f in fits(stats)] if len({width(c) for c in stats}) > 1 else []}

@@ -17,6 +17,7 @@ BAD_FLAGS = [
     ("--input", "disk"), ("--input", "loader", "--mode", "scan"), ("--unroll", "0"), ("--unroll", "4"),
     ("--mode", "scan", "--unroll", "0"), ("--mode", "scan", "--unroll", "two"),
     ("--compile-cache", "/proc/x/y"),
+    ("--compile-cache", "/proc"),  # there, but nothing can be written in it (not even by root)
 ]
 
 

@@ -29,3 +29,17 @@ def test_every_comparison_names_a_mode_and_each_framework_has_one_default():
     func = {v.other: v.changes for v in modes.mode("func").weighed_against}
     assert func == {"eager": "paradigm (both eager PyTorch)",
                     "nojit": "framework (both functional, uncompiled)"}
+
+
+def test_every_citation_of_the_design_names_one_of_its_sections():
+    import re
+    sections = {line[3:].strip() for line in (ROOT / "docs" / "design.md").read_text().splitlines()
+                if line.startswith("## ")}
+    cited = {}
+    sources = [*ROOT.glob("*.py"), *ROOT.glob("mlpbench/*.py"), *ROOT.glob("benchmarks/*"),
+               ROOT / "README.md"]
+    for path in sources:
+        text = " ".join(path.read_text().split())
+        for name in re.findall(r'docs/design\.md, "([^"]+)"', text):
+            cited.setdefault(name, []).append(path.name)
+    assert cited and not {n: p for n, p in cited.items() if n not in sections}

@@ -107,3 +107,18 @@ def test_frameworks_agree_at_another_model_from_a_shared_start(split):
                     for k in ("w", "b"))
         assert worst < 1e-5 and moved > 100 * worst
     assert totals[1].item() == f_totals[1].item()
+
+
+@pytest.mark.parametrize("script, mode", [("assignment_1JAX.py", "scan"), ("assignment_1TORCH.py", "func")])
+def test_scripts_train_another_model_as_the_reference_does(mnist_dir, split, script, mode):
+    """--hidden reaches the model, its shared init and its FLOP count, in both scripts."""
+    hidden, n, batch, lr, epochs = (64, 32), 1000, 50, 0.1, 2
+    result = run_script(script, "--mode", mode, "--hidden", *hidden, "--init", "shared", "--epochs", epochs,
+                        "--batch-size", batch, "--train-limit", n, "--lr", lr, "--data-dir", mnist_dir)
+    assert result.returncode == 0, result.stderr
+    records = parse_records(result.stdout)
+    sizes = [784, *hidden, 10]
+    assert records[0]["layer_sizes"] == sizes
+    assert records[0]["flops_per_sample"] == 2 * (2 * (784 * 64 + 64 * 32 + 32 * 10) + 64 * 32 + 32 * 10)
+    expected, end = reference.train(split, shared_init(0, sizes), reference.Schedule(0, epochs, n, batch, lr))
+    reference.assert_matches(records, expected, end, n // batch * batch)

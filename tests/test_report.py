@@ -288,6 +288,28 @@ def test_table_figures_follow_from_the_records_and_probes():
         assert cells[11] == "500 MiB" and cells[12] == f"{steady / fastest:.2f}x"
 
 
+def test_each_documented_statistic_from_data_that_tells_it_from_its_neighbours():
+    """Runs whose figures differ under every plausible misreading of the table's definitions:
+    median of epochs 2..E (not the mean, not with epoch 1), the median across runs (not the
+    mean, not the first run), JIT = median first epoch - steady, samples/s from the steady
+    epoch, time vs fastest within the batch size (not across all of them)."""
+    jax = [(10.0, 1.0, 2.0, 6.0), (12.0, 3.0, 3.0, 3.0), (30.0, 9.0, 10.0, 11.0)]  # steadies 2, 3, 10
+    torch = [(5.0, 4.0, 4.0, 4.0), (5.0, 4.5, 4.5, 4.5), (5.0, 20.0, 20.0, 20.0)]  # steadies 4, 4.5, 20
+    runs = [make_run("jax", "step", repeat=i + 1, times=t, val_accs=(0.8,) * 4) for i, t in enumerate(jax)]
+    runs += [make_run("pytorch", "eager", repeat=i + 1, times=t, val_accs=(0.8,) * 4)
+             for i, t in enumerate(torch)]
+    runs += [make_run(f, m, batch=256, times=(1.0, 0.5, 0.5, 0.5), val_accs=(0.8,) * 4)
+             for f, m in (("jax", "step"), ("pytorch", "eager"))]
+    text = summary(runs, epochs=4, repeats=3)
+    samples = 100 * 64
+    cells = row(text, 64, "JAX step")
+    assert cells[2:6] == ["12.00 s", "3.00 s (2.00 s to 10.00 s)", "9.00 s", f"{samples / 3.0:,.0f}"]
+    assert cells[12] == "1.00x"
+    cells = row(text, 64, "PyTorch eager")
+    assert cells[2:6] == ["5.00 s", "4.50 s (4.00 s to 20.00 s)", "500.0 ms", f"{samples / 4.5:,.0f}"]
+    assert cells[12] == "1.50x"  # against JAX's 3.00 s at batch 64, not the 0.5 s of batch 256
+
+
 def test_cache_and_loader_findings():
     runs = [make_run("jax", "step", times=(2.0, 1.0, 1.0), first={"jit_compile_s": 0.8, "cache_hits": None}),
             make_run("jax", "step", cache="warm", times=(1.2, 1.0, 1.0),
@@ -451,11 +473,15 @@ def test_fit_recovers_fixed_cost_and_rate_and_names_the_bound():
 def test_summary_json_holds_the_table_and_the_sweep():
     step_s = {("jax", 128): 1e-3, ("pytorch", 128): 2e-3, ("jax", 2048): 10e-3, ("pytorch", 2048): 9.9e-3}
     built = report.build(sweep_runs(step_s), make_meta(repeats=3))
-    json.dumps(built, default=str)  # it is what summary.json holds
+    assert json.loads(report.as_json(built))["sweep"]["cells"]  # strict JSON, what summary.json holds
     by_model = {(c["hidden"], c["framework"]): c for c in built["configurations"]}
     assert by_model[((128, 128), "pytorch")]["steady"] == pytest.approx(2e-3 * 100)
     assert {(c["width"], c["batch"]) for c in built["sweep"]["cells"]} == {(128, 64), (2048, 64)}
-    assert built["table"][0][1] == "Model" and built["table"][1][0][1] == "784-128-128-10"
+    header, rows = built["table"]
+    assert header[1] == "Model" and rows[0][1] == "784-128-128-10"
+    vs_fastest = {(r[1], r[2]): r[-1] for r in rows}  # within a model: two things never change at once
+    assert vs_fastest[("784-2048-2048-10", "JAX step")] == "1.01x"
+    assert vs_fastest[("784-2048-2048-10", "PyTorch eager")] == "1.00x"
     assert report.render(built) == report.summary(sweep_runs(step_s), make_meta(repeats=3))
     assert built["title"] == "JAX vs PyTorch: 784-W-W-10 MLPs, W = 128, 2048, on MNIST"
 
