@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from mlpbench.model import HIDDEN, flops_per_sample, layer_sizes
+from mlpbench.modes import FRAMEWORKS, names
 
 FLOPS_PER_SAMPLE = flops_per_sample()  # the default model's
 # A run is suspect when other processes kept more than this many cores busy, on average, during
@@ -167,6 +168,15 @@ def config_stats(runs, peaks, target, cpu_count=None):
         busy_runs=sum(is_busy(r, cpu_count) for r in runs), **stages)
 
 
+def config_order(config):
+    """Where a configuration sits in tables and lists: by batch size, model, input, precision,
+    framework, the modes table's order, cache and unroll; never by the order runs ran in
+    (which interleaves widths and alternates frameworks on purpose)."""
+    framework, mode = list(FRAMEWORKS).index(config.framework), names().index(config.mode)
+    return (config.batch, config.hidden, config.input, config.precision, framework, mode, config.cache,
+            config.unroll or 0)
+
+
 def all_stats(runs, peaks, target, cpu_count=None):
-    groups = configs(runs)
+    groups = dict(sorted(configs(runs).items(), key=lambda kv: config_order(kv[0])))
     return groups, {c: config_stats(rs, peaks, target, cpu_count) for c, rs in groups.items()}

@@ -62,6 +62,22 @@ def cells(stats, pair=DEFAULT_PAIR):
     return out
 
 
+def verdicts_by_width(row):
+    """Which widths are within noise, and who is faster at the others; "from width W on" where
+    the widths within noise are the widest ones."""
+    within = [c.width for c in row if c.within_noise]
+    if len(within) == len(row):
+        return "within noise at every width."
+    if within and within == [c.width for c in row[-len(within):]]:
+        head = f"within noise from width {within[0]} on"
+    else:
+        head = "within noise at " + (f"width {', '.join(map(str, within))}" if within else "no width")
+    sides = (("JAX", lambda c: c.interval[0] > 1), ("PyTorch", lambda c: c.interval[1] < 1))
+    faster = [f"{name} faster at {', '.join(str(c.width) for c in row if side(c))}"
+              for name, side in sides if any(side(c) for c in row)]
+    return "; ".join([head, *faster]) + "."
+
+
 def ratio_findings(stats, pair=DEFAULT_PAIR):
     """Per batch size, how PyTorch's time over JAX's moves with the width, and from which
     width on the two are within noise."""
@@ -79,10 +95,7 @@ def ratio_findings(stats, pair=DEFAULT_PAIR):
         if any(c.interval is None for c in row):
             text += "; single measurements: no width can be said to be within noise."
         else:
-            tail = next((i for i in range(len(row)) if all(c.within_noise for c in row[i:])), None)
-            text += ("; within noise at no width." if tail is None else
-                     f"; within noise from width {row[tail].width} on." if tail > 0 else
-                     "; within noise at every width.")
+            text += "; " + verdicts_by_width(row)
         out.append(text)
     return out
 

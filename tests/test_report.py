@@ -445,7 +445,20 @@ def test_map_cells_are_each_widths_ratio_and_interval():
     assert cells[(512, 64)].within_noise and cells[(2048, 64)].within_noise
     line = sweep.ratio_findings(stats)[0]
     assert line.startswith("Batch 64, PyTorch eager / JAX step steady time by width: 128: 2.00x [")
-    assert line.endswith("; within noise from width 512 on.")
+    assert line.endswith("; within noise from width 512 on; JAX faster at 128.")
+
+
+@pytest.mark.parametrize("pytorch_s, verdict", [
+    ({128: 2e-3, 512: 2.02e-3, 2048: 8e-3},
+     "within noise at width 512; JAX faster at 128; PyTorch faster at 2048."),
+    ({128: 1.01e-3, 512: 2.02e-3, 2048: 9.9e-3}, "within noise at every width."),
+    ({128: 2e-3, 512: 3e-3, 2048: 15e-3}, "within noise at no width; JAX faster at 128, 512, 2048.")])
+def test_which_widths_are_within_noise_and_who_is_faster_at_the_others(pytorch_s, verdict):
+    jax_s = {128: 1e-3, 512: 2e-3, 2048: 10e-3}
+    step_s = {**{("jax", w): t for w, t in jax_s.items()},
+              **{("pytorch", w): t for w, t in pytorch_s.items()}}
+    line = sweep.ratio_findings(all_stats(sweep_runs(step_s), {}, 0.85)[1])[0]
+    assert line.endswith("; " + verdict)
 
 
 def test_fit_recovers_fixed_cost_and_rate_and_names_the_bound():
