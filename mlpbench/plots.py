@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
 
 from mlpbench.aggregate import configs, representative, steady_time, time_to_target  # noqa: E402
 from mlpbench.fileio import write_atomic  # noqa: E402
@@ -97,6 +97,21 @@ def epoch_band(runs):
             [max(t) for t in times])
 
 
+def label_log_axis(ax):
+    """Readable values on a log y axis. Over several decades, the decades and the 2s and 5s between
+    them (enough to read a value, few enough not to collide); within one decade (epochs of 0.6 s
+    to 1.7 s), evenly spaced round values, since its 2s and 5s may all lie outside it."""
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    low, high = ax.get_ylim()
+    if math.log10(high / low) < 1:
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
+        ax.yaxis.set_minor_locator(NullLocator())
+    else:
+        ax.yaxis.set_minor_formatter(FuncFormatter(
+            lambda value, _: f"{value:g}" if round(value / 10 ** math.floor(math.log10(value))) in (2, 5)
+                             else ""))
+
+
 def epoch_times(runs, path):
     groups = configs(runs)
     if not groups:
@@ -116,11 +131,7 @@ def epoch_times(runs, path):
                 title="Every epoch's time, epoch 1 with the JIT\n(several runs: their median, "
                       "shaded from the fastest to the slowest)")
     ax_time.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_time.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    # Label the 2s and 5s between the decades: enough to read a value, not so many they collide.
-    ax_time.yaxis.set_minor_formatter(FuncFormatter(
-        lambda value, _: f"{value:g}" if round(value / 10 ** math.floor(math.log10(value))) in (2, 5)
-                         else ""))
+    label_log_axis(ax_time)
     ax_time.legend(handles=handles + [Line2D([], [], color="gray", ls=linestyles[b], label=f"batch {b}")
                                       for b in batches], fontsize=8, ncol=2)
     for key in names:

@@ -546,3 +546,27 @@ def test_epoch_times_draw_each_configurations_median_and_band(monkeypatch, tmp_p
     assert len(bands) == 1  # the configuration with three runs; one run draws no band
     edge = {round(float(y), 6) for _, y in bands[0].get_paths()[0].vertices}
     assert edge == {2.0, 0.8, 0.9, 3.0, 1.4, 1.2}  # fastest and slowest of each epoch
+
+
+def test_epoch_time_axis_is_readable_when_it_spans_less_than_a_decade(monkeypatch, tmp_path):
+    from mlpbench import plots
+    drawn = {}
+    monkeypatch.setattr(plots, "save", lambda fig, path: drawn.setdefault("fig", fig))
+    runs = [make_run("jax", "step", times=(1.7, 0.7, 0.7)),
+            make_run("pytorch", "eager", times=(0.6, 0.6, 0.6))]
+    plots.epoch_times(runs, tmp_path / "epoch_times.png")
+    fig = drawn["fig"]
+    fig.canvas.draw()
+    axis = fig.axes[0].yaxis
+    labels = [t.get_text() for t in axis.get_majorticklabels() + axis.get_minorticklabels()
+              if t.get_text() and t.get_visible()]
+    low, high = fig.axes[0].get_ylim()
+    shown = [float(text) for text in labels if low <= float(text) <= high]
+    assert len(shown) >= 3 and any(1 < v < 1.7 for v in shown), shown  # more than "1" to read by
+    # Over several decades only the 2s and 5s between them, or the labels collide.
+    drawn.clear()
+    plots.epoch_times([make_run("jax", "step", times=(20.0, 0.1, 0.1)), runs[1]], tmp_path / "e.png")
+    fig = drawn["fig"]
+    fig.canvas.draw()
+    minor = [t.get_text() for t in fig.axes[0].yaxis.get_minorticklabels() if t.get_text()]
+    assert minor and {text.strip("0.")[0] for text in minor} <= {"2", "5"}, minor
