@@ -121,6 +121,15 @@ def section(title, findings, table_=None):
     return {"title": title, "table": table_, "findings": findings}
 
 
+def epochs_text(epochs, stats):
+    """How many epochs, of how many samples. The partial last batch is dropped, so an epoch's size
+    depends on the batch size: of 50,000 images, 49,984 at batch 64 and 49,152 at 1024."""
+    per_batch = dict(sorted({c.batch: s.samples for c, s in stats.items()}.items()))
+    if len(set(per_batch.values())) <= 1:
+        return f"{epochs} epochs of {next(iter(per_batch.values()), 0):,} samples"
+    return f"{epochs} epochs ({', '.join(f'{n:,} samples at batch {b}' for b, n in per_batch.items())})"
+
+
 def build(runs, meta):
     """What summary.md says, as data: computed once, rendered as markdown (render) and written
     as summary.json with every configuration's figures and the width sweep's cells and fits."""
@@ -128,7 +137,6 @@ def build(runs, meta):
     target, epochs = settings.get("target_acc", 0.85), settings["epochs"]
     groups, stats = all_stats(runs, peaks, target, meta.get("cpu_count"))
     seeds = settings.get("seeds") or [settings.get("seed", 0)]
-    samples = min((s.samples for s in stats.values()), default=0)
     warnings = fd.device_warnings(stats) + fd.noise_warnings(runs, stats, meta.get("cpu_count"))
     if meta.get("interrupted"):
         warnings.insert(0, "WARNING: the benchmark was interrupted (Ctrl-C or SIGTERM): only the runs that "
@@ -155,7 +163,7 @@ def build(runs, meta):
     if meta.get("interrupted"):
         failed.append("the benchmark was interrupted: only the runs above the interruption are reported")
     return {"title": f"JAX vs PyTorch: {models_title(stats)} on MNIST", "warnings": warnings,
-            "settings": f"{epochs} epochs of {samples:,} samples, {init} (`--init {settings['init']}`), "
+            "settings": f"{epochs_text(epochs, stats)}, {init} (`--init {settings['init']}`), "
                         f"`--precision {words(settings['precision'])}`, lr {settings['lr']}, "
                         f"seed(s) {', '.join(map(str, seeds))}; "
                         f"{settings['repeats']} repeat(s) per configuration and seed.",

@@ -570,3 +570,14 @@ def test_epoch_time_axis_is_readable_when_it_spans_less_than_a_decade(monkeypatc
     fig.canvas.draw()
     minor = [t.get_text() for t in fig.axes[0].yaxis.get_minorticklabels() if t.get_text()]
     assert minor and {text.strip("0.")[0] for text in minor} <= {"2", "5"}, minor
+
+
+def test_the_settings_line_gives_each_batch_sizes_epoch_not_the_smallest():
+    # 50,000 images: 781 steps of 64 and 48 of 1024, the partial batch dropped at each.
+    runs = [make_run(fw, mode, batch=b, steps=50_000 // b)
+            for fw, mode in (("jax", "step"), ("pytorch", "eager")) for b in (64, 1024)]
+    settings = report.summary(runs, make_meta()).splitlines()[2]
+    want = "3 epochs (49,984 samples at batch 64, 49,152 samples at batch 1024), "
+    assert settings.startswith(want), settings
+    one = [make_run("jax", "step", batch=64, steps=100), make_run("pytorch", "eager", batch=64, steps=100)]
+    assert report.summary(one, make_meta()).splitlines()[2].startswith("3 epochs of 6,400 samples, ")

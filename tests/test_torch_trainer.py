@@ -109,3 +109,12 @@ def test_script_emits_valid_records(mnist_dir, mode):
     assert epochs[1]["train_loss"] < epochs[0]["train_loss"]
     assert epochs[1]["val_acc"] > 0.8
     assert all(e["recompiles"] is None for e in epochs)  # eager compiles nothing to count
+
+
+def test_vmap_cost_benchmark_times_three_steps_that_train_alike():
+    # It checks inside that predict on the whole batch gives the vmapped numbers, before timing.
+    result = run_script("benchmarks/vmap_cost.py", "--batch-sizes", "8", "--steps", "3", "--repeats", "1",
+                        timeout=120)
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.strip()
+    assert line.startswith("batch 8: ms per step (median of 1): eager ") and "of which the vmap" in line, line
