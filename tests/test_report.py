@@ -581,3 +581,22 @@ def test_the_settings_line_gives_each_batch_sizes_epoch_not_the_smallest():
     assert settings.startswith(want), settings
     one = [make_run("jax", "step", batch=64, steps=100), make_run("pytorch", "eager", batch=64, steps=100)]
     assert report.summary(one, make_meta()).splitlines()[2].startswith("3 epochs of 6,400 samples, ")
+
+
+def test_epoch_times_with_many_models_keep_the_legend_off_the_lines_and_every_rate_readable(
+        monkeypatch, tmp_path):
+    from mlpbench import plots
+    drawn = {}
+    monkeypatch.setattr(plots, "save", lambda fig, path: drawn.setdefault("fig", fig))
+    runs = [make_run(fw, mode, hidden=(w, w), times=(t + 1, t, t))
+            for w, t in ((128, 0.4), (512, 1.3), (2048, 9.5))
+            for fw, mode in (("jax", "step"), ("pytorch", "eager"))]
+    plots.epoch_times(runs, tmp_path / "epoch_times.png")
+    fig = drawn["fig"]
+    ax_time, ax_rate = fig.axes
+    assert ax_time.get_legend() is None and ax_rate.get_legend() is None and len(fig.legends) == 1
+    assert len(fig.legends[0].get_texts()) == 7  # six configurations and one batch size
+    assert ax_rate.get_yscale() == "log"  # widest and narrowest rates 24x apart: linear would flatten one
+    drawn.clear()
+    plots.epoch_times(runs[:2], tmp_path / "epoch_times.png")
+    assert drawn["fig"].axes[1].get_yscale() == "linear" and drawn["fig"].axes[1].get_ylim()[0] == 0
