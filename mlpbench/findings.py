@@ -30,6 +30,17 @@ def device_warnings(stats):
             "devices are not compared: those pairs are left out of every ratio below."]
 
 
+def peak_warnings(stats):
+    """A training rate above its framework's measured matmul peak: the probe under-read the device
+    (a slow moment of a shared machine), and every "% of matmul peak" of that framework reads high."""
+    over = [(c, s) for c, s in stats.items() if s.peak_pct is not None and s.peak_pct > 100]
+    if not over:
+        return []
+    where = "; ".join(f"{label(c)}, batch {c.batch}: {s.peak_pct:.0f}%" for c, s in over)
+    return [f"WARNING: training rates above the measured matmul peak ({where}): the probe under-read this "
+            "device, so its framework's \"% of matmul peak\" figures read high."]
+
+
 def noise_warnings(runs, stats, cpu_count):
     out = []
     busy = [r for rs in configs(runs).values() for r in rs if is_busy(r, cpu_count)]

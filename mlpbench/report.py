@@ -137,7 +137,8 @@ def build(runs, meta):
     target, epochs = settings.get("target_acc", 0.85), settings["epochs"]
     groups, stats = all_stats(runs, peaks, target, meta.get("cpu_count"))
     seeds = settings.get("seeds") or [settings.get("seed", 0)]
-    warnings = fd.device_warnings(stats) + fd.noise_warnings(runs, stats, meta.get("cpu_count"))
+    warnings = (fd.device_warnings(stats) + fd.noise_warnings(runs, stats, meta.get("cpu_count"))
+                + fd.peak_warnings(stats))
     if meta.get("interrupted"):
         warnings.insert(0, "WARNING: the benchmark was interrupted (Ctrl-C or SIGTERM): only the runs that "
                         "finished before it are reported.")
@@ -232,8 +233,11 @@ def machine_lines(runs, meta):
              f"{meta['start_time']} to {meta.get('end_time', '?')}"]
     for framework, probe in meta.get("probes", {}).items():
         if "gflops" in probe:
+            readings = probe.get("readings", [])
+            both = (f"; the better of {readings[0]:.1f} before the runs and {readings[1]:.1f} after"
+                    if len(readings) == 2 else "")
             lines.append(f"{FRAMEWORKS[framework]} fp32 matmul peak: {probe['gflops']:.1f} GFLOP/s "
-                         f"({probe['matmul_n']}^3 matmul, median of 5)")
+                         f"({probe['matmul_n']}^3 matmul, median of 5{both})")
     loads = [r.load_avg_1m for r in runs if r.load_avg_1m is not None]
     others = [r.other_cores for r in runs if r.other_cores is not None]
     if loads:

@@ -120,6 +120,9 @@ def test_summary_table_is_recomputed_from_the_csv_and_probes(benchmark):
         gflops = N // BATCH * BATCH / s * FLOPS_PER_SAMPLE / 1e9
         assert cells[2:5] == [fmt_time(first), fmt_time(s), fmt_time(first - s)]
         assert cells[5] == f"{N // BATCH * BATCH / s:,.0f}" and cells[6] == f"{gflops:.1f}"
+        # The peak is the better of the probes before and after the runs.
+        assert probes[framework]["gflops"] == max(probes[framework]["readings"])
+        assert len(probes[framework]["readings"]) == 2
         assert cells[7] == f"{100 * gflops / probes[framework]['gflops']:.1f}%"
         assert cells[8:10] == [f"{float(run[-1]['val_acc']):.4f}", f"{float(run[-1]['test_acc']):.4f}"]
         assert cells[10] == f"not in {EPOCHS} epochs"  # 0.85 is far above two epochs on 1,000 images

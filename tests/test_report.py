@@ -600,3 +600,35 @@ def test_epoch_times_with_many_models_keep_the_legend_off_the_lines_and_every_ra
     drawn.clear()
     plots.epoch_times(runs[:2], tmp_path / "epoch_times.png")
     assert drawn["fig"].axes[1].get_yscale() == "linear" and drawn["fig"].axes[1].get_ylim()[0] == 0
+
+
+def test_the_matmul_peak_is_the_better_of_the_probes_before_and_after_the_runs():
+    from mlpbench.machine import best_probes
+    before = {"jax": {"gflops": 280.0, "matmul_n": 2048}, "pytorch": {"gflops": 176.8, "matmul_n": 2048}}
+    after = {"jax": {"gflops": 268.0, "matmul_n": 2048}, "pytorch": {"error": "timed out"}}
+    merged = best_probes(before, after)
+    assert merged["jax"] == {"gflops": 280.0, "matmul_n": 2048, "readings": [280.0, 268.0]}
+    assert merged["pytorch"] == {"gflops": 176.8, "matmul_n": 2048, "readings": [176.8]}
+    merged = best_probes(before, {"pytorch": {"gflops": 303.1, "matmul_n": 2048}})
+    assert merged["pytorch"]["gflops"] == 303.1 and merged["pytorch"]["readings"] == [176.8, 303.1]
+    meta = make_meta()
+    meta["probes"] = best_probes(before, after)
+    text = report.summary([make_run("jax", "step"), make_run("pytorch", "eager")], meta)
+    assert ("- JAX fp32 matmul peak: 280.0 GFLOP/s (2048^3 matmul, median of 5; the better of 280.0 "
+            "before the runs and 268.0 after)") in text
+    assert "- PyTorch fp32 matmul peak: 176.8 GFLOP/s (2048^3 matmul, median of 5)\n" in text
+
+
+def test_a_rate_above_the_measured_peak_is_called_a_probe_that_under_read():
+    # 6,400 samples at 3.21 MFLOP each: 411 GFLOP/s in 0.05 s, twice PyTorch's probe; 205 in 0.1 s,
+    # half of JAX's.
+    runs = [make_run("jax", "step", times=(1.0, 0.1, 0.1)),
+            make_run("pytorch", "eager", times=(1.0, 0.05, 0.05))]
+    text = report.summary(runs, make_meta())
+    warning = next(line for line in text.splitlines() if "above the measured matmul peak" in line)
+    assert warning.startswith("- WARNING: training rates above the measured matmul peak "
+                              "(PyTorch eager, batch 64: 205%)"), warning
+    assert "JAX step" not in warning
+    runs = [make_run("jax", "step", times=(1.0, 0.1, 0.1)),
+            make_run("pytorch", "eager", times=(1.0, 0.2, 0.2))]  # 103 GFLOP/s: 51%
+    assert "training rates above the measured matmul peak" not in report.summary(runs, make_meta())
