@@ -370,8 +370,8 @@ def test_bad_data_exits_2_before_any_run(tmp_path, monkeypatch, capsys):
 
 def test_gpu_check_smoke_ran_every_part_and_packed_them(check):
     parts = [line.split("\t") for line in (check / "parts.tsv").read_text().splitlines()]
-    assert [p[0] for p in parts] == ["versions", "tests", "fast", "unroll", "cmdbuf", "kernels", "precision",
-                                     "all", "total"]
+    assert [p[0] for p in parts] == ["versions", "tests", "fast", "unroll", "cmdbuf", "precision", "all",
+                                     "kernels", "total"]
     assert all(p[1] == "0" and float(p[2]) >= 0 for p in parts)
     versions = json.loads((check / "versions.json").read_text())
     assert versions["torch"] and versions["jax"] and "gpu" in versions
