@@ -13,9 +13,9 @@
 #              at batch 64, 256 and 1024, 3 epochs: the speed targets                     about 200 s
 #   unroll     JAX scan at batch 64 with unroll 1, 4, 8 and 16, two runs each             about 290 s
 #   cmdbuf     unroll 1 and 16 with XLA's command buffers extended to the scan's loop     about 130 s
+#   kernels    kernels per step of the fast modes and their time (benchmarks/kernels.py)  about 75 s
 #   precision  TF32 against strict fp32, the fastest mode of each framework, batch 1024   about 155 s
 #   all        every mode at batch 64, 256 and 1024, 3 epochs (JAX nojit not at 64)      about 630 s
-#   kernels    kernels per step of the fast modes and their time (benchmarks/kernels.py)  about 75 s
 # Without PARTs: versions, tests and fast, about 4.6 minutes; every part together takes about 26,
 # more than one session's GPU time, so sessions run them in turns. GPU_CHECK_BATCHES="B ..." runs
 # the parts that sweep batch sizes (fast, all) at those sizes only.
@@ -30,7 +30,7 @@
 # suite runs it on the CPU so that the script cannot rot between GPU sessions.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-all_parts=(versions tests fast unroll cmdbuf precision all kernels)
+all_parts=(versions tests fast unroll cmdbuf kernels precision all)
 if [ $# -lt 1 ] || [ "${1#-}" != "$1" ]; then
   echo "usage: benchmarks/gpu_check.sh OUT_DIR [--smoke] [PART ...]; parts: ${all_parts[*]}" >&2
   exit 2
@@ -93,6 +93,7 @@ if [ "$smoke" -eq 1 ]; then
   all_cache=(--cache both --compile-cache "$out/compile-cache")
   later=(--cache warm --compile-cache "$out/compile-cache")
   repeats=1
+  unrolls=(1 8)  # two values show the sweep's plumbing
   one_batch=100
   precision_batch=100
   kernel_size=(--train-limit 1050 --lr 0.1 --compile-cache "$out/compile-cache")
@@ -106,6 +107,7 @@ else
   all_cache=()
   later=()
   repeats=2
+  unrolls=(1 4 8 16)
   one_batch=64
   precision_batch=1024
   kernel_size=()
@@ -130,16 +132,21 @@ if [ "$smoke" -eq 0 ] && [[ " ${parts[*]} " == *" tests "* ]] && grep -q "skippe
 fi
 part fast "$python" compare_results.py --modes "${fastest[@]}" --out-dir "$out/fast" \
   --batch-sizes "${batches[@]}" "${common[@]}" "${later[@]}"
-part unroll "$python" compare_results.py --frameworks jax --modes scan --unroll 1 4 8 16 --repeats "$repeats" \
+part unroll "$python" compare_results.py --frameworks jax --modes scan --unroll "${unrolls[@]}" --repeats "$repeats" \
   --out-dir "$out/unroll" --batch-sizes "$one_batch" "${common[@]}" "${later[@]}"
 part cmdbuf env XLA_FLAGS="$cmdbuf" "$python" compare_results.py --frameworks jax --modes scan --unroll 1 16 \
   --repeats "$repeats" --out-dir "$out/cmdbuf" --batch-sizes "$one_batch" "${common[@]}" "${later[@]}"
+kernels_part() {
+  part kernels "$python" benchmarks/kernels.py --batch-size "$one_batch" "${kernel_size[@]}" --out "$out/kernels.json"
+}
+# On a GPU the short kernels part comes before the long ones, which a timeout may cut; under --smoke
+# it comes last, to find fullgraph's compiled step in "all"'s warm cache (9 s instead of 23).
+[ "$smoke" -eq 0 ] && kernels_part
 part precision "$python" compare_results.py --modes "${fastest[@]}" --precision highest tf32 \
   --out-dir "$out/precision" --batch-sizes "$precision_batch" "${common[@]}" "${later[@]}"
 part all "$python" compare_results.py --modes all "${exclude[@]}" --out-dir "$out/all" \
   --batch-sizes "${batches[@]}" "${common[@]}" "${all_cache[@]}"
-# Last: after "all", --smoke finds fullgraph's compiled step in the warm cache (9 s instead of 23).
-part kernels "$python" benchmarks/kernels.py --batch-size "$one_batch" "${kernel_size[@]}" --out "$out/kernels.json"
+[ "$smoke" -eq 1 ] && kernels_part
 
 printf 'total\t%s\t%s\n' "$failed" "$(seconds_since "$t_all")" | tee -a "$out/parts.tsv"
 tar -czf "$out.tar.gz" --exclude=compile-cache -C "$(dirname "$out")" "$(basename "$out")" || failed=1

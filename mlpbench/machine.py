@@ -63,12 +63,14 @@ def probe_record(framework, device_name, precision, n, seconds):
 def best_probes(before, after):
     """Each framework's matmul peak as the better of its readings before and after the runs. A
     peak is what the device can do, and a shared machine drifts: one sweep's probe read 177 GFLOP/s
-    at its start, where the same PyTorch had read 303 an hour before and its runs then reached 253."""
+    at its start, where the same PyTorch had read 303 an hour before and its runs then reached 253.
+    `readings` keeps both, None for a probe that failed."""
     merged = {}
     for framework, first in before.items():
-        readings = [p for p in (first, after.get(framework, {})) if "gflops" in p]
-        best = max(readings, key=lambda p: p["gflops"], default=first)
-        merged[framework] = {**best, "readings": [p["gflops"] for p in readings]}
+        pair = (first, after.get(framework, {"error": "not run"}))
+        good = [p for p in pair if "gflops" in p]
+        best = max(good, key=lambda p: p["gflops"], default=first)
+        merged[framework] = {**best, "readings": [p.get("gflops") for p in pair]}
     return merged
 
 

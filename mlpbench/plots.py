@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullLocator  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from mlpbench.aggregate import configs, representative, steady_time, time_to_target  # noqa: E402
 from mlpbench.fileio import write_atomic  # noqa: E402
@@ -84,9 +84,14 @@ def training_curves(runs, path, target):
                  "identical training", y=1 - 0.12 / height)
     fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 5), frameon=False,
                bbox_to_anchor=(0.5, 1 - 0.4 / height))
-    legend_rows = -(-len(handles) // 5)
-    fig.tight_layout(rect=(0, 0, 1, 1 - (0.45 + 0.2 * legend_rows) / height))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height - legend_height(fig, handles, 5)))
     save(fig, path)
+
+
+def legend_height(fig, handles, columns):
+    """The share of the figure's height that a figure legend of these entries takes, at most
+    `columns` to a row: 0.2 inch a row."""
+    return 0.2 * -(-len(handles) // min(columns, len(handles))) / fig.get_figheight()
 
 
 def epoch_band(runs):
@@ -98,18 +103,19 @@ def epoch_band(runs):
 
 
 def label_log_axis(ax):
-    """Readable values on a log y axis. Over several decades, the decades and the 2s and 5s between
-    them (enough to read a value, few enough not to collide); within one decade (epochs of 0.6 s
-    to 1.7 s), evenly spaced round values, since its 2s and 5s may all lie outside it."""
+    """Readable values on a log y axis. Over a decade or more, the decades and the 2s and 5s
+    between them (enough to read a value, few enough not to collide). Within one decade, no
+    decade may lie inside it: evenly spaced round values (for epochs of 0.6 s to 1.7 s: 0.6, 0.8,
+    ..., 1.6) and every multiple of the power of ten between them (0.7, 0.9)."""
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     low, high = ax.get_ylim()
-    if math.log10(high / low) < 1:
+    within_a_decade = math.log10(high / low) < 1
+    if within_a_decade:
         ax.yaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
-        ax.yaxis.set_minor_locator(NullLocator())
-    else:
-        ax.yaxis.set_minor_formatter(FuncFormatter(
-            lambda value, _: f"{value:g}" if round(value / 10 ** math.floor(math.log10(value))) in (2, 5)
-                             else ""))
+    labelled = range(1, 10) if within_a_decade else (2, 5)
+    ax.yaxis.set_minor_formatter(FuncFormatter(
+        lambda value, _: f"{value:g}" if round(value / 10 ** math.floor(math.log10(value))) in labelled
+                         else ""))
 
 
 def epoch_times(runs, path):
@@ -159,10 +165,8 @@ def epoch_times(runs, path):
         ax.grid(alpha=0.3, which="both")
     # One legend for both panels, below them: inside, with many configurations it hides the lines.
     entries = handles + [Line2D([], [], color="gray", ls=linestyles[b], label=f"batch {b}") for b in batches]
-    columns = min(4, len(entries))
-    rows = -(-len(entries) // columns)
-    fig.legend(handles=entries, loc="lower center", ncol=columns, fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, (0.05 + 0.2 * rows) / 5.5, 1, 1))
+    fig.legend(handles=entries, loc="lower center", ncol=min(4, len(entries)), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.05 / fig.get_figheight() + legend_height(fig, entries, 4), 1, 1))
     save(fig, path)
 
 

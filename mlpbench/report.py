@@ -216,6 +216,18 @@ def gpu_lines(gpu, starts):
             + (f"; CUDA as the frameworks report it: {', '.join(cuda)}" if cuda else "")]
 
 
+def probe_readings(probe):
+    """Which readings the peak came from: before the runs, after them, or the better of both."""
+    before, after = probe.get("readings") or (None, None)
+    if before is not None and after is not None:
+        return f"; the better of {before:.1f} before the runs and {after:.1f} after"
+    if before is None and after is not None:
+        return "; read after the runs only: the probe before them failed"
+    if before is not None and "readings" in probe:
+        return "; read before the runs only: the probe after them failed"
+    return ""
+
+
 def machine_lines(runs, meta):
     starts = [r.start for r in runs if r.start]
     versions = sorted({f"{FRAMEWORKS[s['framework']]} {s['framework_version']}" for s in starts})
@@ -233,11 +245,8 @@ def machine_lines(runs, meta):
              f"{meta['start_time']} to {meta.get('end_time', '?')}"]
     for framework, probe in meta.get("probes", {}).items():
         if "gflops" in probe:
-            readings = probe.get("readings", [])
-            both = (f"; the better of {readings[0]:.1f} before the runs and {readings[1]:.1f} after"
-                    if len(readings) == 2 else "")
             lines.append(f"{FRAMEWORKS[framework]} fp32 matmul peak: {probe['gflops']:.1f} GFLOP/s "
-                         f"({probe['matmul_n']}^3 matmul, median of 5{both})")
+                         f"({probe['matmul_n']}^3 matmul, median of 5{probe_readings(probe)})")
     loads = [r.load_avg_1m for r in runs if r.load_avg_1m is not None]
     others = [r.other_cores for r in runs if r.other_cores is not None]
     if loads:

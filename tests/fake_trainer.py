@@ -25,7 +25,22 @@ args, _ = parser.parse_known_args()
 framework = os.path.basename(sys.argv[0]).split("_")[0]
 behaviour = json.loads(os.environ.get("FAKE_BEHAVIOURS", "{}")).get(str(args.batch_size), "succeed")
 if args.probe:
-    print(json.dumps({"event": "probe", "framework": framework, "gflops": 100.0, "matmul_n": 64}))
+    # FAKE_PROBES (JSON) names what the controller's n-th probe does, counted in FAKE_PROBE_COUNT:
+    # "fail" (no output) or "ctrl-c"; any other probe reads 100 GFLOP/s, or 100 + n with "drift".
+    plan = json.loads(os.environ.get("FAKE_PROBES", "[]"))
+    n = 0
+    if "FAKE_PROBE_COUNT" in os.environ:
+        with open(os.environ["FAKE_PROBE_COUNT"], "a+") as f:
+            f.seek(0)
+            n = len(f.read())
+            f.write("x")
+    what = plan[n] if n < len(plan) else "succeed"
+    if what == "ctrl-c":
+        os.kill(os.getppid(), signal.SIGINT)
+        time.sleep(120)
+    if what != "fail":
+        gflops = 100.0 + n * (what == "drift")
+        print(json.dumps({"event": "probe", "framework": framework, "gflops": gflops, "matmul_n": 64}))
     sys.exit(0)
 
 

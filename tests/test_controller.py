@@ -120,7 +120,8 @@ def test_summary_table_is_recomputed_from_the_csv_and_probes(benchmark):
         gflops = N // BATCH * BATCH / s * FLOPS_PER_SAMPLE / 1e9
         assert cells[2:5] == [fmt_time(first), fmt_time(s), fmt_time(first - s)]
         assert cells[5] == f"{N // BATCH * BATCH / s:,.0f}" and cells[6] == f"{gflops:.1f}"
-        # The peak is the better of the probes before and after the runs.
+        # The peak is the better of the probes before and after the runs (this part runs for
+        # minutes, longer than REPROBE_AFTER_S).
         assert probes[framework]["gflops"] == max(probes[framework]["readings"])
         assert len(probes[framework]["readings"]) == 2
         assert cells[7] == f"{100 * gflops / probes[framework]['gflops']:.1f}%"
@@ -230,9 +231,40 @@ def test_ctrl_c_and_sigterm_keep_finished_runs(fake_trainers, monkeypatch, signa
                                  "--out-dir", str(out)]) == code
     rows = read_csv(out / "benchmark_results.csv")
     assert {r["batch_size"] for r in rows} == {"100"} and len(rows) == 2 * 2
-    assert json.loads((out / "run_meta.json").read_text())["interrupted"] is True
+    meta = json.loads((out / "run_meta.json").read_text())
+    assert meta["interrupted"] is True
+    assert all("readings" not in p for p in meta["probes"].values())  # no second probe after a stop
     assert word in (out / "summary.md").read_text()
     assert_png(out / "training_curves.png")
+
+
+def test_the_peak_is_the_better_probe_and_a_stop_during_the_second_loses_no_run(fake_trainers, monkeypatch):
+    # Probes are counted across the controller's children: jax, pytorch before the runs, then after.
+    monkeypatch.setattr(compare_results, "REPROBE_AFTER_S", 0)
+    monkeypatch.setenv("FAKE_PROBE_COUNT", str(fake_trainers / "probes"))
+    monkeypatch.setenv("FAKE_PROBES", json.dumps(["drift", "fail", "drift", "drift"]))
+    out = fake_trainers / "out"
+    assert compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--out-dir", str(out)]) == 0
+    probes = json.loads((out / "run_meta.json").read_text())["probes"]
+    assert probes["jax"]["gflops"] == 102.0 and probes["jax"]["readings"] == [100.0, 102.0]
+    assert probes["pytorch"]["gflops"] == 103.0 and probes["pytorch"]["readings"] == [None, 103.0]
+    summary = (out / "summary.md").read_text()
+    assert "the better of 100.0 before the runs and 102.0 after" in summary
+    assert "read after the runs only: the probe before them failed" in summary
+    (fake_trainers / "probes").unlink()
+    monkeypatch.setenv("FAKE_PROBES", json.dumps(["succeed", "succeed", "ctrl-c"]))
+    out = fake_trainers / "stopped"
+    assert compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--out-dir", str(out)]) == 130
+    meta = json.loads((out / "run_meta.json").read_text())
+    assert meta["interrupted"] is False and len(meta["runs"]) == 2  # every run finished
+    assert meta["probes"]["jax"]["gflops"] == 100.0 and "readings" not in meta["probes"]["jax"]
+    assert "interrupted" not in (out / "summary.md").read_text()
+    # Runs shorter than REPROBE_AFTER_S are probed once.
+    (fake_trainers / "probes").unlink()
+    monkeypatch.setattr(compare_results, "REPROBE_AFTER_S", 3600)
+    out = fake_trainers / "short"
+    assert compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--out-dir", str(out)]) == 0
+    assert len((fake_trainers / "probes").read_text()) == 2
 
 
 def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fake_trainers):
@@ -371,7 +403,7 @@ def test_bad_data_exits_2_before_any_run(tmp_path, monkeypatch, capsys):
 def test_gpu_check_smoke_ran_every_part_and_packed_them(check):
     parts = [line.split("\t") for line in (check / "parts.tsv").read_text().splitlines()]
     assert [p[0] for p in parts] == ["versions", "tests", "fast", "unroll", "cmdbuf", "precision", "all",
-                                     "kernels", "total"]
+                                     "kernels", "total"]  # under --smoke kernels comes last
     assert all(p[1] == "0" and float(p[2]) >= 0 for p in parts)
     versions = json.loads((check / "versions.json").read_text())
     assert versions["torch"] and versions["jax"] and "gpu" in versions
