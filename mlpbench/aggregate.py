@@ -68,6 +68,15 @@ def configs(runs):
     return groups
 
 
+def group_by(configs_, key):
+    """Configurations grouped by key(config): {key: [config, ...]}, the groups in the order of
+    their first member and each group's members in the order given."""
+    groups = {}
+    for c in configs_:
+        groups.setdefault(key(c), []).append(c)
+    return groups
+
+
 def busy_cores(run):
     """How busy other work kept the machine during a run: the cores other processes used,
     or where that was not measured, the 1-minute load average at the run's start."""

@@ -5,7 +5,7 @@ import itertools
 import math
 import statistics
 
-from mlpbench.aggregate import BUSY_CORES, busy_cores, config_of, configs, is_busy, representative
+from mlpbench.aggregate import BUSY_CORES, busy_cores, config_of, configs, group_by, is_busy, representative
 from mlpbench.formatting import fmt, fmt_time, label, width_note
 from mlpbench.inference import paired_difference, ratio_interval
 from mlpbench.modes import FRAMEWORKS
@@ -100,13 +100,16 @@ def setting_note(precision, hidden):
     return width_note(hidden) + precision_note(precision)
 
 
+def by_setting(config):
+    """What the accuracy and parity verdicts hold fixed across frameworks and modes."""
+    return config.batch, config.precision, config.hidden
+
+
 def speed_findings(stats):
     """The fastest mode of each framework against the other's, per batch size, input,
     precision and model: each comparison changes the framework and nothing else the user set."""
     out = []
-    for key in dict.fromkeys((c.batch, c.input, c.precision, c.hidden) for c in stats):
-        batch = key[0]
-        same = [c for c in stats if (c.batch, c.input, c.precision, c.hidden) == key]
+    for (batch, *_), same in group_by(stats, lambda c: (c.batch, c.input, c.precision, c.hidden)).items():
         # Warm-cache runs differ from cold ones in epoch 1 only: the steady state is compared cold.
         cache = "cold" if any(c.cache == "cold" for c in same) else "warm"
         best = {}
@@ -124,13 +127,12 @@ def speed_findings(stats):
 def accuracy_findings(groups, settings):
     """Final validation accuracy per framework over seeds, and the paired JAX - PyTorch gap."""
     out = []
-    for batch, precision, hidden in sorted({(c.batch, c.precision, c.hidden) for c in groups}):
+    for (batch, precision, hidden), same in sorted(group_by(groups, by_setting).items()):
         per_seed = {}
-        for c, runs in groups.items():
-            if (c.batch, c.precision, c.hidden) == (batch, precision, hidden):
-                for r in runs:
-                    per_seed.setdefault(c.framework, {}).setdefault(r.spec.seed, []).append(
-                        r.epochs[-1]["val_acc"])
+        for c in same:
+            for r in groups[c]:
+                final = r.epochs[-1]["val_acc"]
+                per_seed.setdefault(c.framework, {}).setdefault(r.spec.seed, []).append(final)
         if len(per_seed) < 2:
             continue
         seeds = sorted(set(per_seed["jax"]) & set(per_seed["pytorch"]))
@@ -193,9 +195,8 @@ def parity_findings(groups, settings):
     precision (first seed, first repeat of each configuration)."""
     out = []
     seed = (settings.get("seeds") or [settings.get("seed", 0)])[0]
-    for batch, precision, hidden in sorted({(c.batch, c.precision, c.hidden) for c in groups}):
-        curves = {c: representative(rs, seed).epochs for c, rs in groups.items()
-                  if (c.batch, c.precision, c.hidden) == (batch, precision, hidden)}
+    for (batch, precision, hidden), same in sorted(group_by(groups, by_setting).items()):
+        curves = {c: representative(groups[c], seed).epochs for c in same}
         gaps = [curve_gap(ca, cb) for (a, ca), (b, cb) in itertools.combinations(curves.items(), 2)
                 if a.framework != b.framework and len(ca) == len(cb)]
         if not gaps:

@@ -46,8 +46,8 @@ def label(config, model=True):
     """A configuration's name, its batch size aside: "JAX step (loader) (warm cache)"; the
     model's width where it is not 512 (unless a table gives it a column of its own), a scan's
     unroll where it is not 1, and TF32."""
-    text = modes.mode(config.mode).display
-    text += f" ({width_note(config.hidden)[2:]})" if model and width_note(config.hidden) else ""
+    text, model_note = modes.mode(config.mode).display, width_note(config.hidden)
+    text += f" ({model_note.removeprefix(', ')})" if model and model_note else ""
     text += f" (unroll {config.unroll})" if config.unroll not in (None, 1) else ""
     text += " (tf32)" if config.precision == "tf32" else ""
     return text + "".join([" (loader)"] * (config.input == "loader")

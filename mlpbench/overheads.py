@@ -2,6 +2,7 @@
 when it pays, recompilations, compilation caches, and the DataLoader (docs/design.md,
 "Statistics and findings"). Sentences computed from the aggregated figures."""
 from mlpbench import modes
+from mlpbench.aggregate import group_by
 from mlpbench.findings import comparable
 from mlpbench.formatting import fmt_time, label, trend
 from mlpbench.inference import ratio_interval
@@ -11,9 +12,8 @@ def jit_share_lines(stats):
     """The JIT overhead as a share of training time, per mode across batch sizes, and which
     way it moves as the batch grows."""
     out = []
-    for name in dict.fromkeys(c._replace(batch=0) for c in stats):
-        rows = sorted((c.batch, s) for c, s in stats.items()
-                      if c._replace(batch=0) == name and s.jit is not None and s.train_time)
+    for name, same in group_by(stats, lambda c: c._replace(batch=0)).items():
+        rows = sorted((c.batch, stats[c]) for c in same if stats[c].jit is not None and stats[c].train_time)
         if not rows:
             continue
         shares = [100 * s.jit / s.train_time for _, s in rows]

@@ -6,7 +6,7 @@ import math
 
 from mlpbench import comparisons, overheads, sweep
 from mlpbench import findings as fd
-from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats, config_of
+from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats, config_of, group_by
 from mlpbench.findings import comparable
 from mlpbench.formatting import fmt, fmt_bytes, fmt_time, label, model_name
 from mlpbench.model import HIDDEN as DEFAULT_HIDDEN
@@ -39,9 +39,9 @@ def main_table(stats, target, epochs):
     on_gpu = any(s.peak_device is not None for s in stats.values())
     widths = len({c.hidden for c in stats}) > 1
     rows = []
-    for batch in sorted({c.batch for c in stats}):
-        keys = [c for c in stats if c.batch == batch]
-        for c in sorted(keys, key=lambda k: k.hidden) if widths else keys:
+    # all_stats orders configurations by batch size, then model: the table's order.
+    for keys in group_by(stats, lambda c: c.batch).values():
+        for c in keys:
             s = stats[c]
             same_device = [stats[k].steady for k in keys
                            if stats[k].steady and k.hidden == c.hidden and comparable(c, k, stats)]
@@ -217,15 +217,16 @@ def gpu_lines(gpu, starts):
 
 
 def probe_readings(probe):
-    """Which readings the peak came from: before the runs, after them, or the better of both."""
-    before, after = probe.get("readings") or (None, None)
-    if before is not None and after is not None:
-        return f"; the better of {before:.1f} before the runs and {after:.1f} after"
-    if before is None and after is not None:
+    """Which readings the peak came from: before the runs, after them, or the better of both
+    (one probe only, without `readings`, for runs too short to drift)."""
+    if "readings" not in probe:
+        return ""
+    before, after = probe["readings"]
+    if before is None:
         return "; read after the runs only: the probe before them failed"
-    if before is not None and "readings" in probe:
+    if after is None:
         return "; read before the runs only: the probe after them failed"
-    return ""
+    return f"; the better of {before:.1f} before the runs and {after:.1f} after"
 
 
 def machine_lines(runs, meta):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mlpbench.aggregate import group_by
 from mlpbench.findings import comparable
 from mlpbench.formatting import fmt_time, label, trend
 from mlpbench.inference import ratio_interval
@@ -48,8 +49,7 @@ def cells(stats, pair=DEFAULT_PAIR):
     out = {}
     keys = [c for c in stats if comparable_setting(c) == ("device", "cold", "highest")
             and stats[c].steady is not None]
-    for w, batch in sorted({(width(c), c.batch) for c in keys}):
-        here = [c for c in keys if (width(c), c.batch) == (w, batch)]
+    for (w, batch), here in sorted(group_by(keys, lambda c: (width(c), c.batch)).items()):
         sides = {}
         for framework, mode in zip(("jax", "pytorch"), pair or (None, None), strict=True):
             candidates = [c for c in here if c.framework == framework and mode in (None, c.mode)]
@@ -120,10 +120,9 @@ def fits(stats):
     from scipy import stats as sps
     out = []
     keys = [c for c in stats if comparable_setting(c) == ("device", "cold", "highest") and stats[c].steady]
-    for family in dict.fromkeys(c._replace(batch=0, hidden=()) for c in keys):
-        for batch in sorted({c.batch for c in keys if c._replace(batch=0, hidden=()) == family}):
-            cs = sorted((c for c in keys if c._replace(batch=0, hidden=()) == family and c.batch == batch),
-                        key=width)
+    for family, members in group_by(keys, lambda c: c._replace(batch=0, hidden=())).items():
+        for batch, cs in sorted(group_by(members, lambda c: c.batch).items()):
+            cs = sorted(cs, key=width)
             if len({width(c) for c in cs}) < 2:
                 continue
             points = tuple((width(c), flops_per_sample(sizes(c)) * batch, stats[c].steady / stats[c].steps)
@@ -156,8 +155,8 @@ def jit_width_findings(stats):
     the write-up's amortization claim along the second axis."""
     out = []
     keys = [c for c in stats if stats[c].jit is not None and stats[c].train_time]
-    for family in dict.fromkeys(c._replace(hidden=()) for c in keys):
-        row = sorted((c for c in keys if c._replace(hidden=()) == family), key=width)
+    for family, row in group_by(keys, lambda c: c._replace(hidden=())).items():
+        row = sorted(row, key=width)
         if len({width(c) for c in row}) < 2:
             continue
         shares = [100 * stats[c].jit / stats[c].train_time for c in row]
