@@ -12,6 +12,8 @@ from mlpbench.records import END_EXTRAS, EPOCH_EXTRAS, EPOCH_FIELDS, START_EXTRA
 # The model's hidden widths as one cell ("512x512"), then the start record's fields.
 START_COLUMNS = (("hidden", "seed", "lr", "init", "precision", "device", "device_name", "framework_version")
                  + tuple(f for f in START_EXTRAS if f != "layer_sizes"))
+# 2: every run keeps its start and end records (start_record, end_record).
+META_SCHEMA_VERSION = 2
 RUN_COLUMNS = ("repeat", "cache", "load_avg_1m", "other_cores", "status", "error")
 END_COLUMNS = ("test_loss", "test_acc") + END_EXTRAS
 CSV_COLUMNS = (tuple(f for f in EPOCH_FIELDS + EPOCH_EXTRAS if f != "event")
@@ -62,14 +64,16 @@ def write_csv(path, runs):
 
 
 def describe(run):
-    """A run as run_meta.json lists it: its spec, the machine around it, its outcome, and
-    the versions and device its start record gave."""
+    """A run as run_meta.json lists it: its spec, the machine around it, its outcome, the
+    versions and device its start record gave, and its start and end records whole (with the
+    CSV's epoch rows they are the run again: `--from` rebuilds a summary from them)."""
     fields = {k: v for k, v in dataclasses.asdict(run).items() if k not in ("spec", "records")}
     return {**dataclasses.asdict(run.spec), **fields,
-            **{k: run.start.get(k) for k in ("framework_version", "device", "device_name")}}
+            **{k: run.start.get(k) for k in ("framework_version", "device", "device_name")},
+            "start_record": run.start or None, "end_record": run.end or None}
 
 
 def write_meta(path, meta, runs, label):
-    meta = dict(meta, runs=[describe(r) for r in runs],
+    meta = dict(meta, schema_version=META_SCHEMA_VERSION, runs=[describe(r) for r in runs],
                 failed_runs=[f"{label(r.spec)}: {r.error}" for r in runs if r.error])
     write_atomic(path, lambda f: f.write(json.dumps(meta, indent=2).encode()))
