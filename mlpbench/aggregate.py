@@ -1,9 +1,12 @@
 """Runs grouped into configurations, and each configuration's figures as a frozen dataclass
 (docs/design.md, "Statistics and findings"): what the report, the findings and the plots all read. No
 inference and no sentences here."""
+import math
 import statistics
 from dataclasses import dataclass
 from typing import NamedTuple
+
+import numpy as np
 
 from mlpbench.model import HIDDEN, flops_per_sample, layer_sizes
 from mlpbench.modes import FRAMEWORKS, names
@@ -15,6 +18,9 @@ FLOPS_PER_SAMPLE = flops_per_sample()  # the default model's
 # epochs 1.9x and PyTorch's first epoch from 2 s to 47 s. 0.3 sits well above the first, well
 # below the second.
 BUSY_CORES = 0.3
+# A configuration is noisy when, in one of its runs, the interquartile range of the steady epochs
+# exceeds this share of their median (a robust spread: one slow epoch of nine moves it little).
+NOISY_EPOCHS = 0.10
 
 
 class Config(NamedTuple):
@@ -27,6 +33,7 @@ class Config(NamedTuple):
     precision: str = "highest"
     unroll: int | None = None  # scan only
     hidden: tuple = HIDDEN
+    arm: str | None = None  # "A" or "B" under --aa: one configuration run as two
 
 
 def config_of(run):
@@ -34,13 +41,24 @@ def config_of(run):
     controller left it to the trainer's default."""
     s = run.spec
     unroll = s.unroll if s.unroll is not None else run.start.get("unroll")
-    return Config(s.batch_size, s.framework, s.mode, s.input, s.cache, s.precision, unroll, tuple(s.hidden))
+    return Config(s.batch_size, s.framework, s.mode, s.input, s.cache, s.precision, unroll, tuple(s.hidden),
+                  s.arm)
 
 
 def steady_time(run):
     """Median epoch time after the first: the first epoch carries the JIT."""
     times = [r["epoch_time_s"] for r in run.epochs[1:]]
     return statistics.median(times) if times else None
+
+
+def epoch_spread(run):
+    """The interquartile range of a run's steady epochs over their median; None with fewer than
+    three (two epochs have no quartiles to speak of)."""
+    times = [r["epoch_time_s"] for r in run.epochs[1:]]
+    if len(times) < 3:
+        return None
+    q1, q3 = np.percentile(times, [25, 75])
+    return float((q3 - q1) / np.median(times))
 
 
 def time_to_target(run, target):
@@ -134,6 +152,17 @@ class ConfigStats:
     peak_pct: float | None  # of the same framework's measured matmul peak
     flops_per_sample: int  # of this configuration's model
     busy_runs: int  # runs during which other work kept the machine busy (BUSY_CORES)
+    steady_epochs: int  # epochs 2..E of all runs
+    epoch_spread: float | None  # the largest of the runs' epoch_spread
+
+    @property
+    def log_steady(self):
+        """The mean log of the runs' steady times: the centre the comparisons weigh."""
+        return statistics.fmean(map(math.log, self.steadies)) if self.steadies else None
+
+    @property
+    def noisy(self):
+        return self.epoch_spread is not None and self.epoch_spread > NOISY_EPOCHS
 
 
 def recompiles_after_first(runs):
@@ -174,7 +203,9 @@ def config_stats(runs, peaks, target, cpu_count=None):
         peak_device=median_of(r.end.get("peak_device_bytes") for r in runs),
         jit=first - steady if steady is not None else None, samples_per_s=samples_per_s, gflops=gflops,
         peak_pct=100 * gflops / peak if peak and gflops else None, flops_per_sample=flops,
-        busy_runs=sum(is_busy(r, cpu_count) for r in runs), **stages)
+        busy_runs=sum(is_busy(r, cpu_count) for r in runs),
+        steady_epochs=sum(len(r.epochs) - 1 for r in runs),
+        epoch_spread=max((x for x in map(epoch_spread, runs) if x is not None), default=None), **stages)
 
 
 def config_order(config):
@@ -183,7 +214,7 @@ def config_order(config):
     (which interleaves widths and alternates frameworks on purpose)."""
     framework, mode = list(FRAMEWORKS).index(config.framework), names().index(config.mode)
     return (config.batch, config.hidden, config.input, config.precision, framework, mode, config.cache,
-            config.unroll or 0)
+            config.unroll or 0, config.arm or "")
 
 
 def all_stats(runs, peaks, target, cpu_count=None):

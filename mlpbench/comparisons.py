@@ -1,19 +1,15 @@
 """Findings that weigh one thing at a time: every pair of modes that the modes table weighs
 (paradigm against framework, what compiling or a CUDA graph buys), the sweep of scan's unroll,
-and TF32 against strict fp32 (docs/design.md, "Statistics and findings")."""
+TF32 against strict fp32, and A/A arms (docs/design.md, "Statistics and findings")."""
 from mlpbench import modes
-from mlpbench.findings import comparable, setting_note, speed_sentence
+from mlpbench.comparison import Finding, comparable, compare, fastest, finding
+from mlpbench.findings import setting_note
 from mlpbench.formatting import fmt_time, label
 
 
 def setting(c):
     """What two configurations must share to be weighed against each other."""
-    return c.batch, c.input, c.cache, c.precision, c.hidden
-
-
-def fastest(configs, stats):
-    timed = [c for c in configs if stats[c].steady is not None]
-    return min(timed, key=lambda c: stats[c].steady) if timed else None
+    return c.batch, c.input, c.cache, c.precision, c.hidden, c.arm
 
 
 def versus_findings(stats):
@@ -29,10 +25,9 @@ def versus_findings(stats):
             other = fastest([o for o in same if o.mode == versus.other], stats)
             if other is None or not comparable(c, other, stats):
                 continue
-            fast, slow = sorted((c, other), key=lambda k: stats[k].steady)
-            out.append((c.batch, f"Batch {c.batch}{setting_note(c.precision, c.hidden)}, {versus.changes}: "
-                        + speed_sentence(fast, slow, stats)))
-    return [text for _, text in sorted(out, key=lambda t: t[0])]
+            out.append((c.batch, finding(f"Batch {c.batch}{setting_note(c.precision, c.hidden)}, "
+                                         f"{versus.changes}: ", compare(c, other, stats))))
+    return [f for _, f in sorted(out, key=lambda t: t[0])]
 
 
 def unroll_findings(stats):
@@ -48,10 +43,9 @@ def unroll_findings(stats):
                 + ", ".join(f"{c.unroll or 1}: {fmt_time(stats[c].steady)}" for c in rows)
                 + " per steady epoch; ")
         if best == base:
-            text += f"the least unrolled ({base.unroll or 1}) is the fastest."
+            out.append(Finding(text + f"the least unrolled ({base.unroll or 1}) is the fastest."))
         else:
-            text += speed_sentence(best, base, stats)
-        out.append(text)
+            out.append(finding(text, compare(best, base, stats)))
     return out
 
 
@@ -65,8 +59,26 @@ def precision_findings(stats):
             continue
         if s.steady is None or stats[strict].steady is None:
             continue
-        fast, slow = sorted((c, strict), key=lambda k: stats[k].steady)
-        out.append(f"Batch {c.batch}, {label(strict)}, TF32 against strict fp32: "
-                   + speed_sentence(fast, slow, stats)[:-1]
-                   + f"; final val accuracy {s.val_acc:.4f} with TF32, {stats[strict].val_acc:.4f} strict.")
+        out.append(finding(f"Batch {c.batch}, {label(strict)}, TF32 against strict fp32: ",
+                           compare(c, strict, stats),
+                           f" Final val accuracy {s.val_acc:.4f} with TF32, "
+                           f"{stats[strict].val_acc:.4f} strict."))
+    return out
+
+
+def aa_findings(stats):
+    """Each configuration that ran as two arms (--aa) against itself, and the smallest ratio
+    this machine would call faster with these runs: below it a real difference is noise here."""
+    out = []
+    for a in stats:
+        b = a._replace(arm="B")
+        if a.arm != "A" or b not in stats or stats[a].steady is None or stats[b].steady is None:
+            continue
+        c = compare(a, b, stats)
+        smallest = c.estimate.ratio_that_excludes_1()
+        tail = (f" With {c.runs[0]} and {c.runs[1]} runs and this spread, the smallest ratio this machine "
+                f"would call faster is {smallest:.3f}x." if smallest is not None else
+                " With one run a side no ratio can be called faster: run --repeats 3 or more.")
+        out.append(finding(f"Batch {a.batch}{setting_note(a.precision, a.hidden)}, A/A (one configuration "
+                           "as both arms, run A B B A): ", c, tail))
     return out

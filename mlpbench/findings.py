@@ -5,17 +5,20 @@ import itertools
 import math
 import statistics
 
-from mlpbench.aggregate import BUSY_CORES, busy_cores, config_of, configs, group_by, is_busy, representative
+from mlpbench.aggregate import (
+    BUSY_CORES,
+    NOISY_EPOCHS,
+    busy_cores,
+    config_of,
+    configs,
+    group_by,
+    is_busy,
+    representative,
+)
+from mlpbench.comparison import comparable, compare, fastest, finding
 from mlpbench.formatting import fmt, fmt_time, label, width_note
-from mlpbench.inference import paired_difference, ratio_interval
+from mlpbench.inference import paired_difference
 from mlpbench.modes import FRAMEWORKS
-
-NOISY_SPREAD = 0.10  # of the median, as torch.utils.benchmark warns
-
-
-def comparable(a, b, stats):
-    """Runs on different kinds of device are never compared."""
-    return stats[a].devices == stats[b].devices and len(stats[a].devices) == 1
 
 
 def device_warnings(stats):
@@ -54,41 +57,15 @@ def noise_warnings(runs, stats, cpu_count):
                    f"{worst.spec.seed}, repeat {worst.spec.repeat}: {fmt(worst.other_cores, '.2f')} cores, "
                    f"1-min load {fmt(worst.load_avg_1m, '.2f')} at its start). Their times are suspect, "
                    "and so is every speed finding that rests on them: each says so.")
-    noisy = [(c, s) for c, s in stats.items()
-             if s.spread and s.steady and (s.spread[1] - s.spread[0]) / s.steady > NOISY_SPREAD]
+    noisy = [(c, s) for c, s in stats.items() if s.noisy]
     if noisy:
-        out.append(f"WARNING: noisy measurements: the steady epochs of {len(noisy)} configuration(s) "
-                   f"range more than {100 * NOISY_SPREAD:.0f}% of their median across runs: " + "; ".join(
-                       f"{label(c)}, batch {c.batch}: {fmt_time(s.spread[0])} to {fmt_time(s.spread[1])} "
-                       f"({100 * (s.spread[1] - s.spread[0]) / s.steady:.0f}%)" for c, s in noisy) + ".")
+        out.append(f"WARNING: noisy measurements: within a run, the steady epochs of {len(noisy)} "
+                   f"configuration(s) spread more than {100 * NOISY_EPOCHS:.0f}% of their median "
+                   "(interquartile range, the largest of their runs): " + "; ".join(
+                       f"{label(c)}, batch {c.batch}: {100 * s.epoch_spread:.0f}%" for c, s in noisy)
+                   + ". The machine's speed moved during these runs; each speed finding resting on them "
+                   "says so.")
     return out
-
-
-def speed_sentence(fast, slow, stats):
-    """'X is N x faster than Y', with its interval or the word that it is one measurement."""
-    tf, ts = stats[fast].steady, stats[slow].steady
-    if f"{ts / tf:.2f}" == "1.00":
-        text = (f"{label(fast)} and {label(slow)} take the same time per steady epoch "
-                f"({fmt_time(tf)} vs {fmt_time(ts)}")
-    else:
-        text = (f"{label(fast)} is {ts / tf:.2f}x faster than {label(slow)} in steady state "
-                f"({fmt_time(tf)} vs {fmt_time(ts)} per epoch")
-    interval = ratio_interval(stats[slow].steadies, stats[fast].steadies)
-    runs = stats[fast].runs, stats[slow].runs
-    verdict = None
-    if interval is None and runs == (1, 1):
-        text += "; a single measurement each, no interval)"
-    elif interval is None:
-        text += f"; {runs[0]} and {runs[1]} runs, no interval with a single run on one side)"
-    else:
-        lo, hi = interval
-        text += f"; 95% bootstrap interval {lo:.2f}x to {hi:.2f}x over {runs[0]} and {runs[1]} runs)"
-        verdict = "within noise" if lo <= 1 <= hi else None
-    busy = stats[fast].busy_runs + stats[slow].busy_runs
-    if busy:
-        suspect = f"suspect, the machine was busy during {busy} of these {sum(runs)} runs"
-        verdict = f"{verdict}; {suspect}" if verdict else suspect
-    return text + (f": {verdict}." if verdict else ".")
 
 
 def precision_note(precision):
@@ -112,15 +89,10 @@ def speed_findings(stats):
     for (batch, *_), same in group_by(stats, lambda c: (c.batch, c.input, c.precision, c.hidden)).items():
         # Warm-cache runs differ from cold ones in epoch 1 only: the steady state is compared cold.
         cache = "cold" if any(c.cache == "cold" for c in same) else "warm"
-        best = {}
-        for c in same:
-            if c.cache == cache and stats[c].steady is not None:
-                if c.framework not in best or stats[c].steady < stats[best[c.framework]].steady:
-                    best[c.framework] = c
-        if len(best) == 2:
-            fast, slow = sorted(best.values(), key=lambda c: stats[c].steady)
-            if comparable(fast, slow, stats):
-                out.append(f"Batch {batch}: " + speed_sentence(fast, slow, stats))
+        best = {f: fastest([c for c in same if c.cache == cache and c.framework == f], stats)
+                for f in FRAMEWORKS}
+        if None not in best.values() and comparable(best["jax"], best["pytorch"], stats):
+            out.append(finding(f"Batch {batch}: ", compare(best["jax"], best["pytorch"], stats)))
     return out
 
 

@@ -51,4 +51,5 @@ def label(config, model=True):
     text += f" (unroll {config.unroll})" if config.unroll not in (None, 1) else ""
     text += " (tf32)" if config.precision == "tf32" else ""
     return text + "".join([" (loader)"] * (config.input == "loader")
-                          + [" (warm cache)"] * (config.cache == "warm"))
+                          + [" (warm cache)"] * (config.cache == "warm")
+                          + [f" (arm {config.arm})"] * bool(config.arm))

@@ -3,9 +3,8 @@ when it pays, recompilations, compilation caches, and the DataLoader (docs/desig
 "Statistics and findings"). Sentences computed from the aggregated figures."""
 from mlpbench import modes
 from mlpbench.aggregate import group_by
-from mlpbench.findings import comparable
+from mlpbench.comparison import WITHIN_NOISE, Finding, comparable, compare
 from mlpbench.formatting import fmt_time, label, trend
-from mlpbench.inference import ratio_interval
 
 
 def jit_share_lines(stats):
@@ -47,21 +46,21 @@ def break_even_lines(stats):
             b = stats[base]
             saving, cost = b.steady - s.steady, s.first - b.first
             head = f"Batch {c.batch}: {label(c)} against {label(base)}: "
-            interval = ratio_interval(b.steadies, s.steadies)
-            if interval and interval[0] <= 1 <= interval[1]:
-                out.append(head + f"the steady-state saving ({fmt_time(saving)} per epoch) is within noise "
-                           f"(ratio interval {interval[0]:.2f}x to {interval[1]:.2f}x): "
-                           "no break-even can be claimed.")
-            elif saving <= 0:
-                out.append(head + f"never breaks even: it is not faster per steady epoch "
-                           f"({fmt_time(s.steady)} vs {fmt_time(b.steady)}).")
+            weighed = compare(c, base, stats)
+            # The steady-state ratio and what it rests on: a break-even is only as sure as the saving.
+            basis = f"{weighed.ratio:.2f}x per steady epoch, {weighed.verdict_phrase()}: {weighed.evidence()}"
+            if weighed.verdict == WITHIN_NOISE:
+                text = head + f"no break-even can be claimed: the steady epochs are within noise ({basis})."
+            elif weighed.fast == base or saving <= 0:
+                text = head + (f"never breaks even: it is not faster per steady epoch "
+                               f"({fmt_time(s.steady)} vs {fmt_time(b.steady)}; {basis}).")
             elif cost <= 0:
-                out.append(head + f"ahead from epoch 1 "
-                           f"(first epoch {fmt_time(s.first)} vs {fmt_time(b.first)}).")
+                text = head + (f"ahead from epoch 1 (first epoch {fmt_time(s.first)} vs "
+                               f"{fmt_time(b.first)}; {basis}).")
             else:
-                out.append(head + f"breaks even after {1 + cost / saving:,.1f} epochs "
-                           f"(compile cost {fmt_time(cost)} / saving {fmt_time(saving)} per epoch)"
-                           + ("." if interval else "; single measurements."))
+                text = head + (f"breaks even after {1 + cost / saving:,.1f} epochs (compile cost "
+                               f"{fmt_time(cost)} / saving {fmt_time(saving)} per epoch; {basis}).")
+            out.append(Finding(text, (weighed,)))
     return out
 
 
@@ -97,10 +96,12 @@ def loader_findings(stats):
         if c.input != "loader" or device not in stats or s.steady is None or stats[device].steady is None:
             continue
         d, extra = stats[device], s.steady - stats[device].steady
-        out.append(f"Batch {c.batch}, {label(device)}: DataLoader input {fmt_time(s.steady)} "
-                   f"vs device-resident {fmt_time(d.steady)} per steady epoch: "
-                   f"{'+' if extra >= 0 else '-'}{fmt_time(abs(extra))} "
-                   f"per epoch, {extra / s.steps * 1e3:+.2f} ms per step ({s.steps} steps), "
-                   f"{extra / s.samples * 1e6:+.1f} µs per image; {s.steady / d.steady:.2f}x the "
-                   "device-resident time.")
+        weighed = compare(c, device, stats)
+        out.append(Finding(f"Batch {c.batch}, {label(device)}: DataLoader input {fmt_time(s.steady)} "
+                           f"vs device-resident {fmt_time(d.steady)} per steady epoch: "
+                           f"{'+' if extra >= 0 else '-'}{fmt_time(abs(extra))} "
+                           f"per epoch, {extra / s.steps * 1e3:+.2f} ms per step ({s.steps} steps), "
+                           f"{extra / s.samples * 1e6:+.1f} µs per image; {weighed.ratio_of(c):.2f}x the "
+                           f"device-resident time ({weighed.verdict_phrase()}: {weighed.evidence()}).",
+                           (weighed,)))
     return out

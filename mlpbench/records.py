@@ -42,6 +42,7 @@ class RunSpec:
     precision: str = "highest"
     unroll: int | None = None  # scan only; None: the trainer's default for the device
     hidden: tuple = HIDDEN  # the hidden layers' widths
+    arm: str | None = None  # "A" or "B" under --aa
 
 
 @dataclass

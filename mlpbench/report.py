@@ -7,7 +7,7 @@ import math
 from mlpbench import comparisons, overheads, sweep
 from mlpbench import findings as fd
 from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats, config_of, group_by
-from mlpbench.findings import comparable
+from mlpbench.comparison import Finding, comparable, compare, fastest
 from mlpbench.formatting import fmt, fmt_bytes, fmt_time, label, model_name
 from mlpbench.model import HIDDEN as DEFAULT_HIDDEN
 from mlpbench.modes import FRAMEWORKS
@@ -22,12 +22,16 @@ def table(header, rows):
             + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def main_row(c, s, fastest, epochs):
+# summary.json's layout (docs/design.md, "summary.json"); a change of what a field means bumps it.
+SCHEMA_VERSION = 1
+
+
+def main_row(c, s, versus_fastest, epochs):
     steady = fmt_time(s.steady)
     if s.spread:
         steady += f" ({fmt_time(s.spread[0])} to {fmt_time(s.spread[1])})"
     tta = f"{fmt_time(s.tta)} (epoch {s.tta_epoch:g})" if s.tta is not None else f"not in {epochs} epochs"
-    ratio = f"{s.steady / fastest:.2f}x" if s.steady and fastest else "n/a"
+    ratio = f"{versus_fastest.ratio_of(c):.2f}x" if versus_fastest else "n/a"
     return [str(c.batch), label(c), fmt_time(s.first), steady, fmt_time(s.jit), fmt(s.samples_per_s, ",.0f"),
             fmt(s.gflops, ".1f"), fmt(s.peak_pct, ".1f") + "%", f"{s.val_acc:.4f}", f"{s.test_acc:.4f}", tta,
             fmt_bytes(s.peak_rss), ratio]
@@ -35,7 +39,8 @@ def main_row(c, s, fastest, epochs):
 
 def main_table(stats, target, epochs):
     """A row per configuration, by batch size (and model, where several ran); time vs fastest
-    against the fastest of the same batch size and model on the same device."""
+    against the fastest of the same batch size and model on the same device, from their
+    Comparison (the fastest by the comparisons' centre, the geometric mean of its runs)."""
     on_gpu = any(s.peak_device is not None for s in stats.values())
     widths = len({c.hidden for c in stats}) > 1
     rows = []
@@ -43,9 +48,9 @@ def main_table(stats, target, epochs):
     for keys in group_by(stats, lambda c: c.batch).values():
         for c in keys:
             s = stats[c]
-            same_device = [stats[k].steady for k in keys
-                           if stats[k].steady and k.hidden == c.hidden and comparable(c, k, stats)]
-            rows.append(main_row(c, s, min(same_device) if same_device else None, epochs))
+            best = fastest([k for k in keys if k.hidden == c.hidden and comparable(c, k, stats)], stats)
+            versus = compare(c, best, stats) if best is not None and s.steady is not None else None
+            rows.append(main_row(c, s, versus, epochs))
             if widths:
                 rows[-1][1:2] = [model_name(c.hidden), label(c, model=False)]
             if on_gpu:
@@ -109,6 +114,11 @@ def bullets(lines):
     return [f"- {line}" for line in lines]
 
 
+def as_finding(item):
+    """A section's entry as a Finding: a sentence without a comparison is one too."""
+    return item if isinstance(item, Finding) else Finding(item)
+
+
 TABLE_NOTE = ("First Epoch includes compilation and warm-up exactly as a user meets them; Avg. Steady "
               "State is the median of epochs 2..E (with several runs: the median across runs, min to max "
               "in brackets); JIT overhead = First Epoch - Avg. Steady State; GFLOP/s counts {flops}; Time "
@@ -118,7 +128,7 @@ TABLE_NOTE = ("First Epoch includes compilation and warm-up exactly as a user me
 
 
 def section(title, findings, table_=None):
-    return {"title": title, "table": table_, "findings": findings}
+    return {"title": title, "table": table_, "findings": [as_finding(f) for f in findings]}
 
 
 def epochs_text(epochs, stats):
@@ -147,6 +157,7 @@ def build(runs, meta):
     sections = [section("Findings", fd.speed_findings(stats) + fd.accuracy_findings(groups, settings)
                         + fd.time_to_accuracy_findings(stats, target, epochs)
                         + fd.parity_findings(groups, settings) + fd.rate_finding(stats, peaks)),
+                section("A/A: one configuration as both arms (--aa)", comparisons.aa_findings(stats)),
                 section("One thing at a time: paradigm, framework, compiling, settings",
                         comparisons.versus_findings(stats) + comparisons.unroll_findings(stats)
                         + comparisons.precision_findings(stats)),
@@ -163,14 +174,17 @@ def build(runs, meta):
               + f": {r.error} (stderr tail in run_meta.json)" for r in runs if r.error]
     if meta.get("interrupted"):
         failed.append("the benchmark was interrupted: only the runs above the interruption are reported")
-    return {"title": f"JAX vs PyTorch: {models_title(stats)} on MNIST", "warnings": warnings,
+    sections = [s for s in sections if s["findings"] or s["table"]]
+    return {"schema_version": SCHEMA_VERSION,
+            "title": f"JAX vs PyTorch: {models_title(stats)} on MNIST", "warnings": warnings,
             "settings": f"{epochs_text(epochs, stats)}, {init} (`--init {settings['init']}`), "
                         f"`--precision {words(settings['precision'])}`, lr {settings['lr']}, "
                         f"seed(s) {', '.join(map(str, seeds))}; "
                         f"{settings['repeats']} repeat(s) per configuration and seed.",
             "table": main_table(stats, target, epochs),
             "note": TABLE_NOTE.format(flops=flops_text(stats), target=target),
-            "sections": [s for s in sections if s["findings"] or s["table"]],
+            "sections": sections,
+            "comparisons": [c for s in sections for f in s["findings"] for c in f.comparisons],
             "machine": machine_lines(runs, meta), "failed": failed,
             "configurations": [{**c._asdict(), "label": label(c), **dataclasses.asdict(s)}
                                for c, s in stats.items()],
@@ -185,6 +199,8 @@ def as_json(report):
         if isinstance(value, dict):
             return {k: finite(v) for k, v in value.items()}
         return [finite(v) for v in value] if isinstance(value, (list, tuple)) else value
+    sections = [{**s, "findings": [f.as_dict() for f in s["findings"]]} for s in report["sections"]]
+    report = {**report, "comparisons": [c.as_dict() for c in report["comparisons"]], "sections": sections}
     return json.dumps(finite(report), indent=1, default=str, allow_nan=False)
 
 
@@ -195,7 +211,7 @@ def render(report):
     lines += [report["settings"], ""] + table(*report["table"]) + ["", report["note"], ""]
     for s in report["sections"]:
         lines += [f"## {s['title']}", ""] + (table(*s["table"]) + [""] if s["table"] else [])
-        lines += bullets(s["findings"]) + [""]
+        lines += bullets(f.text for f in s["findings"]) + [""]
     lines += ["## Machine", ""] + bullets(report["machine"])
     if report["failed"]:
         lines += ["", "## Failed runs", ""] + bullets(report["failed"])

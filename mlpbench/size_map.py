@@ -7,17 +7,20 @@ import matplotlib.pyplot as plt
 from matplotlib.colors import LogNorm, TwoSlopeNorm
 
 from mlpbench.aggregate import all_stats
+from mlpbench.comparison import NOT_ENOUGH, WITHIN_NOISE
 from mlpbench.modes import FRAMEWORKS
 from mlpbench.plots import save  # also chooses matplotlib's Agg backend
 from mlpbench.sweep import cells, width
 
 
 def cell_text(cell):
-    """The ratio, and what it rests on: '~' when its interval holds 1, '(1 run)' without one."""
+    """The ratio, and its comparison's verdict where it is not "faster": '~' within noise, '?' not
+    enough evidence, '(1 run)' where a single run a side gives no interval at all."""
     text = f"{cell.ratio:.2f}x"
     if cell.interval is None:
         return text + "\n(1 run)"
-    return text + ("\n~ within noise" if cell.within_noise else "")
+    marks = {WITHIN_NOISE: "\n~ within noise", NOT_ENOUGH: "\n? not enough evidence"}
+    return text + marks.get(cell.verdict, "")
 
 
 TICKS = (1 / 4, 1 / 3, 1 / 2, 2 / 3, 4 / 5, 1, 5 / 4, 3 / 2, 2, 3, 4)
@@ -82,5 +85,6 @@ def size_map(runs, path, peaks):
         ax.set_xlabel("batch size")
     axes[0].set_yticks(range(len(widths)), [f"784-{w}-{w}-10" for w in widths])
     fig.suptitle("Where the framework stops mattering: steady-state time ratio per model width and batch "
-                 "size (~ : the 95% interval holds 1)", fontsize=11)
+                 "size\n(unmarked: one is faster; ~ within noise, ? not enough evidence: the 95% interval "
+                 "holds 1)", fontsize=11)
     save(fig, path)

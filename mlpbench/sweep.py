@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlpbench.aggregate import group_by
-from mlpbench.findings import comparable
+from mlpbench.comparison import NOT_ENOUGH, WITHIN_NOISE, Comparison, Finding, comparable, compare, fastest
 from mlpbench.formatting import fmt_time, label, trend
-from mlpbench.inference import ratio_interval
 from mlpbench.model import flops_per_sample, layer_sizes
 
 DEFAULT_PAIR = ("step", "eager")  # JAX's and PyTorch's default modes
@@ -26,17 +25,35 @@ def sizes(config):
 
 @dataclass(frozen=True)
 class Cell:
-    """One (width, batch) cell of the map: PyTorch's steady epoch over JAX's."""
+    """One (width, batch) cell of the map: PyTorch's steady epoch over JAX's, from their Comparison."""
     width: int
     batch: int
     jax: object  # the Config of each side
     pytorch: object
-    ratio: float
-    interval: tuple | None  # None: a single measurement on a side
+    comparison: Comparison
 
     @property
-    def within_noise(self):
-        return self.interval is not None and self.interval[0] <= 1 <= self.interval[1]
+    def ratio(self):
+        """PyTorch's time over JAX's: above 1, JAX is faster."""
+        return self.comparison.ratio_of(self.pytorch)
+
+    @property
+    def interval(self):
+        """The interval of that ratio, or None."""
+        interval = self.comparison.interval
+        if interval is None or self.comparison.slow == self.pytorch:
+            return interval
+        return 1 / interval[1], 1 / interval[0]
+
+    @property
+    def verdict(self):
+        return self.comparison.verdict
+
+    def as_dict(self):
+        return {"width": self.width, "batch": self.batch, "jax_mode": self.jax.mode,
+                "pytorch_mode": self.pytorch.mode, "pytorch_over_jax": self.ratio,
+                "pytorch_over_jax_interval": list(self.interval) if self.interval else None,
+                "comparison": self.comparison.as_dict()}
 
 
 def comparable_setting(c):
@@ -50,32 +67,34 @@ def cells(stats, pair=DEFAULT_PAIR):
     keys = [c for c in stats if comparable_setting(c) == ("device", "cold", "highest")
             and stats[c].steady is not None]
     for (w, batch), here in sorted(group_by(keys, lambda c: (width(c), c.batch)).items()):
-        sides = {}
-        for framework, mode in zip(("jax", "pytorch"), pair or (None, None), strict=True):
-            candidates = [c for c in here if c.framework == framework and mode in (None, c.mode)]
-            if candidates:
-                sides[framework] = min(candidates, key=lambda c: stats[c].steady)
-        if len(sides) == 2 and comparable(sides["jax"], sides["pytorch"], stats):
+        sides = {framework: fastest([c for c in here if c.framework == framework and mode in (None, c.mode)],
+                                    stats)
+                 for framework, mode in zip(("jax", "pytorch"), pair or (None, None), strict=True)}
+        if None not in sides.values() and comparable(sides["jax"], sides["pytorch"], stats):
             j, p = sides["jax"], sides["pytorch"]
-            out[(w, batch)] = Cell(w, batch, j, p, stats[p].steady / stats[j].steady,
-                                   ratio_interval(stats[p].steadies, stats[j].steadies))
+            out[(w, batch)] = Cell(w, batch, j, p, compare(j, p, stats))
     return out
 
 
 def verdicts_by_width(row):
-    """Which widths are within noise, and who is faster at the others; "from width W on" where
-    the widths within noise are the widest ones."""
-    within = [c.width for c in row if c.within_noise]
+    """Which widths are within noise, which have not enough evidence, and who is faster at the
+    others; "from width W on" where the widths within noise are the widest ones."""
+    within = [c.width for c in row if c.verdict == WITHIN_NOISE]
     if len(within) == len(row):
         return "within noise at every width."
     if within and within == [c.width for c in row[-len(within):]]:
         head = f"within noise from width {within[0]} on"
     else:
         head = "within noise at " + (f"width {', '.join(map(str, within))}" if within else "no width")
-    sides = (("JAX", lambda c: c.interval[0] > 1), ("PyTorch", lambda c: c.interval[1] < 1))
-    faster = [f"{name} faster at {', '.join(str(c.width) for c in row if side(c))}"
-              for name, side in sides if any(side(c) for c in row)]
-    return "; ".join([head, *faster]) + "."
+    parts = [head]
+    for name, framework in (("JAX", "jax"), ("PyTorch", "pytorch")):
+        won = [str(c.width) for c in row if c.comparison.faster == getattr(c, framework)]
+        if won:
+            parts.append(f"{name} faster at {', '.join(won)}")
+    unsure = [str(c.width) for c in row if c.verdict == NOT_ENOUGH]
+    if unsure:
+        parts.append(f"not enough evidence at {', '.join(unsure)}")
+    return "; ".join(parts) + "."
 
 
 def ratio_findings(stats, pair=DEFAULT_PAIR):
@@ -92,11 +111,12 @@ def ratio_findings(stats, pair=DEFAULT_PAIR):
         text = (f"Batch {batch}, {names} steady time by width: "
                 + ", ".join(f"{c.width}: {c.ratio:.2f}x" + (f" [{c.interval[0]:.2f}, {c.interval[1]:.2f}]"
                                                               if c.interval else "") for c in row))
-        if any(c.interval is None for c in row):
-            text += "; single measurements: no width can be said to be within noise."
-        else:
-            text += "; " + verdicts_by_width(row)
-        out.append(text)
+        suspect = sum(c.comparison.busy_runs for c in row)
+        noisy = sorted({label(k) for c in row for k, _ in c.comparison.noisy})
+        text += "; " + verdicts_by_width(row)[:-1] + (
+            f" ({suspect} of these runs were on a busy machine: suspect)" if suspect else "") + (
+            f" (noisy within runs: {', '.join(noisy)})" if noisy else "") + "."
+        out.append(Finding(text, tuple(c.comparison for c in row)))
     return out
 
 
@@ -169,11 +189,8 @@ def jit_width_findings(stats):
 
 def data(stats):
     """The sweep as numbers for summary.json: every cell of the map (both pairs) and every fit."""
-    def cell_data(c):
-        return {"width": c.width, "batch": c.batch, "jax_mode": c.jax.mode, "pytorch_mode": c.pytorch.mode,
-                "ratio": c.ratio, "interval": c.interval, "within_noise": c.within_noise}
-    return {"cells": [cell_data(c) for c in cells(stats).values()],
-            "fastest_cells": [cell_data(c) for c in cells(stats, pair=None).values()],
+    return {"cells": [c.as_dict() for c in cells(stats).values()],
+            "fastest_cells": [c.as_dict() for c in cells(stats, pair=None).values()],
             "fits": [{"framework": f.family.framework, "mode": f.family.mode, "batch": f.batch,
                       "fixed_s": f.fixed_s, "rate_flops_per_s": f.rate if np.isfinite(f.rate) else None,
                       "r_squared": f.r_squared,

@@ -1,7 +1,6 @@
 """The summary's figures and verdicts on fabricated runs whose right answers are known."""
 import json
 import math
-import re
 import statistics
 
 import numpy as np
@@ -10,8 +9,8 @@ from scipy import stats as sps
 
 from mlpbench import model, report, sweep
 from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats
-from mlpbench.formatting import fmt_time
-from mlpbench.inference import ratio_interval
+from mlpbench.comparison import EQUIVALENCE, FASTER, NOT_ENOUGH, WITHIN_NOISE
+from mlpbench.formatting import fmt_time, label
 
 from fabricate import make_meta, make_run
 
@@ -73,60 +72,55 @@ def steady_runs(framework, mode, steadies, batch=64):
 
 
 def speed_line(text, batch=64):
-    return next(f for f in findings(text, f"Batch {batch}: ") if "faster than" in f or "same time" in f)
+    """The finding that weighs the two frameworks at a batch size."""
+    return next(f for f in findings(text, f"Batch {batch}: ") if " is faster" in f or "faster than" in f
+                or "within noise" in f)
 
 
-def test_one_run_each_is_called_a_single_measurement():
-    text = summary(steady_runs("jax", "step", [0.5]) + steady_runs("pytorch", "eager", [1.0]), epochs=4)
-    assert speed_line(text) == ("Batch 64: JAX step is 2.00x faster than PyTorch eager in steady state "
-                                "(500.0 ms vs 1.00 s per epoch; a single measurement each, no interval).")
+def built(runs, **settings):
+    return report.build(runs, make_meta(**settings))
 
 
-def test_equal_times_are_not_called_faster():
-    text = summary(steady_runs("jax", "step", [0.9991]) + steady_runs("pytorch", "eager", [1.0]), epochs=4)
-    assert findings(text, "Batch 64: JAX step and") == [
-        "Batch 64: JAX step and PyTorch eager take the same time per steady epoch (999.1 ms vs 1.00 s; "
-        "a single measurement each, no interval)."]
+def weighs(report_, a, b):
+    """The one comparison, among those the findings rendered, of the configurations labelled a and b."""
+    found = {(c.fast, c.slow): c for c in report_["comparisons"] if {label(c.fast), label(c.slow)} == {a, b}}
+    assert len(found) == 1, found
+    return next(iter(found.values()))
 
 
-def interval_of(line):
-    lo, hi = re.search(r"95% bootstrap interval ([\d.]+)x to ([\d.]+)x over (\d+) and (\d+) runs",
-                       line).groups()[:2]
-    return float(lo), float(hi)
+def test_one_run_each_is_not_enough_evidence_whatever_the_ratio():
+    b = built(steady_runs("jax", "step", [0.5]) + steady_runs("pytorch", "eager", [1.0]), epochs=4)
+    c = weighs(b, "JAX step", "PyTorch eager")
+    assert (label(c.fast), c.ratio, c.interval, c.verdict) == ("JAX step", 2.0, None, NOT_ENOUGH)
+    assert c.faster is None
+    line = speed_line(report.render(b))
+    assert "faster than" not in line and line.startswith("Batch 64: not enough evidence")
 
 
-def test_a_clear_gap_has_an_interval_above_1():
+def test_near_equal_times_over_three_runs_are_within_noise_not_faster():
+    runs = steady_runs("jax", "step", [0.999, 1.001, 1.0]) + steady_runs("pytorch", "eager",
+                                                                         [1.0, 1.002, 0.998])
+    b = built(runs, epochs=4, repeats=3)
+    c = weighs(b, "JAX step", "PyTorch eager")
+    assert c.verdict == WITHIN_NOISE and c.faster is None and c.interval[0] < 1 < c.interval[1]
+
+
+def test_a_clear_gap_is_faster_with_welchs_interval_of_the_log_run_times():
     fast, slow = [0.50, 0.52, 0.51, 0.49], [1.00, 1.04, 0.98, 1.02]
-    text = summary(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow),
-                   epochs=4, repeats=4)
-    line = speed_line(text)
-    ratio = statistics.median(slow) / statistics.median(fast)
-    assert line.startswith(f"Batch 64: JAX step is {ratio:.2f}x faster than PyTorch eager")
-    lo, hi = interval_of(line)
-    # a percentile bootstrap of the ratio of medians stays between the extreme ratios
-    assert min(slow) / max(fast) - 0.005 <= lo <= ratio <= hi <= max(slow) / min(fast) + 0.005
-    assert lo > 1 and "over 4 and 4 runs" in line and not line.endswith("within noise.")
+    b = built(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow), epochs=4, repeats=4)
+    c = weighs(b, "JAX step", "PyTorch eager")
+    ci = sps.ttest_ind(np.log(slow), np.log(fast), equal_var=False).confidence_interval(0.95)
+    assert c.ratio == pytest.approx(sps.gmean(slow) / sps.gmean(fast))
+    assert c.interval == pytest.approx((math.exp(ci.low), math.exp(ci.high)))
+    assert (c.verdict, c.faster, c.runs, c.steady_epochs) == (FASTER, c.fast, (4, 4), (12, 12))
+    assert label(c.fast) == "JAX step"
 
 
-def test_overlapping_runs_are_within_noise():
+def test_overlapping_runs_are_not_enough_evidence():
     fast, slow = [0.50, 0.70, 0.55], [0.60, 0.52, 0.75]
-    text = summary(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow),
-                   epochs=4, repeats=3)
-    line = speed_line(text)
-    lo, hi = interval_of(line)
-    assert lo <= 1 <= hi and line.endswith(": within noise.")
-
-
-def test_ratio_interval_is_the_bootstrap_of_the_ratio_of_medians():
-    slow, fast = [1.0, 1.1, 0.9, 1.2], [0.5, 0.55, 0.45, 0.5]
-    lo, hi = ratio_interval(slow, fast)
-    # the same resampling done by hand
-    rng = np.random.default_rng(1)
-    ratios = [np.median(rng.choice(slow, len(slow))) / np.median(rng.choice(fast, len(fast)))
-              for _ in range(20000)]
-    assert lo == pytest.approx(np.percentile(ratios, 2.5), rel=0.03)
-    assert hi == pytest.approx(np.percentile(ratios, 97.5), rel=0.03)
-    assert ratio_interval([1.0], fast) is None
+    c = weighs(built(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow), epochs=4,
+                     repeats=3), "JAX step", "PyTorch eager")
+    assert c.interval[0] < 1 / EQUIVALENCE and c.verdict == NOT_ENOUGH and c.faster is None
 
 
 # --- accuracy over seeds --------------------------------------------------------------
@@ -211,13 +205,25 @@ def test_break_even_is_computed_and_never_when_there_is_no_saving():
             make_run("pytorch", "compile", times=(12.0, 0.8, 0.8)),
             make_run("jax", "step", times=(1.0, 0.5, 0.5)),
             make_run("jax", "nojit", times=(0.9, 0.4, 0.4))]
-    text = summary(runs)
-    assert findings(text, "Batch 64: PyTorch compile against") == [
-        "Batch 64: PyTorch compile against PyTorch eager: breaks even after 111.0 epochs "
-        "(compile cost 11.00 s / saving 100.0 ms per epoch); single measurements."]
-    assert findings(text, "Batch 64: JAX step against") == [
-        "Batch 64: JAX step against JAX nojit: never breaks even: it is not faster per steady epoch "
-        "(500.0 ms vs 400.0 ms)."]
+    b = built(runs)
+    text = report.render(b)
+    # 1 + (12 - 1) / (0.9 - 0.8), and the saving's own verdict beside it: single runs cannot tell
+    [line] = findings(text, "Batch 64: PyTorch compile against")
+    assert line.startswith("Batch 64: PyTorch compile against PyTorch eager: breaks even after 111.0 epochs")
+    assert weighs(b, "PyTorch compile", "PyTorch eager").verdict == NOT_ENOUGH and NOT_ENOUGH in line
+    [line] = findings(text, "Batch 64: JAX step against")
+    assert line.startswith("Batch 64: JAX step against JAX nojit: never breaks even")
+    assert label(weighs(b, "JAX step", "JAX nojit").fast) == "JAX nojit"
+    # with three runs a side the saving is real, and the break-even is stated as sure as it is
+    runs = [make_run("pytorch", m, repeat=r, times=(t0, t * (1 + 0.01 * r), t * (1 + 0.01 * r)))
+            for r in (1, 2, 3) for m, t0, t in (("eager", 1.0, 0.9), ("compile", 12.0, 0.6))]
+    b = built(runs, repeats=3)
+    assert weighs(b, "PyTorch compile", "PyTorch eager").verdict == FASTER
+    [line] = findings(report.render(b), "Batch 64: PyTorch compile against")
+    # medians 0.918 and 0.612 s (the second of three runs), first epochs 1 and 12 s
+    assert line.startswith("Batch 64: PyTorch compile against PyTorch eager: breaks even after "
+                           f"{1 + 11 / (0.918 - 0.612):.1f} epochs")
+    assert "PyTorch compile faster: 95% interval" in line
 
 
 def test_jit_share_and_its_trend_across_batch_sizes():
@@ -248,26 +254,37 @@ def test_runs_on_different_devices_are_never_compared():
     first_lines = text.splitlines()[:4]
     assert any(l.startswith("- WARNING: these runs did not all run on the same kind of device "
                             "(on cpu: JAX step; on gpu: PyTorch eager)") for l in first_lines)
-    assert "faster than" not in text
+    assert "faster than" not in text and not built(runs)["comparisons"]
     assert row(text, 64, "JAX step")[-1] == "1.00x" and row(text, 64, "PyTorch eager")[-1] == "1.00x"
 
 
-def test_busy_machine_and_noisy_spread_are_warned_about():
-    quiet = steady_runs("jax", "step", [0.50, 0.51]) + steady_runs("pytorch", "eager", [1.0, 1.3])
-    quiet[0].other_cores = 1.6
-    text = summary(quiet, epochs=4, repeats=2)
+def test_busy_machine_and_noisy_epochs_are_warned_about_and_said_in_each_finding():
+    runs = steady_runs("jax", "step", [0.50, 0.51]) + steady_runs("pytorch", "eager", [1.0, 1.3])
+    runs[0].other_cores = 1.6
+    # within one run PyTorch's steady epochs 1.0, 1.0, 1.5: the interquartile range is 25% of the median
+    runs.append(make_run("pytorch", "eager", repeat=3, times=(2.0, 1.0, 1.0, 1.5), val_accs=(0.8,) * 4))
+    b = built(runs, epochs=4, repeats=3)
+    text = report.render(b)
     warnings = [l for l in text.splitlines() if l.startswith("- WARNING")]
     assert len(warnings) == 2
     assert warnings[0].startswith(
         "- WARNING: 1 run(s) shared the machine with other work (other processes kept more than 0.3 of a "
         "core busy, or without that measure the load average exceeded half the 2 cores; worst: JAX step, "
         "seed 0, repeat 1: 1.60 cores")
-    assert warnings[1] == ("- WARNING: noisy measurements: the steady epochs of 1 configuration(s) "
-                           "range more than 10% of their median across runs: "
-                           "PyTorch eager, batch 64: 1.00 s to 1.30 s (26%).")
+    assert "PyTorch eager, batch 64: 25%" in warnings[1] and "JAX step" not in warnings[1]
+    c = weighs(b, "JAX step", "PyTorch eager")
+    assert c.busy_runs == 1 and [(label(k), spread) for k, spread in c.noisy] == [("PyTorch eager", 0.25)]
+    line = speed_line(text)
+    assert "Suspect: the machine was busy during 1 of these 5 runs." in line
+    assert "Noisy: PyTorch eager" in line
+    # the spread across runs is the interval's business, not a warning: 1.0 against 1.3 is not noisy
+    quiet = steady_runs("jax", "step", [0.50, 0.51]) + steady_runs("pytorch", "eager", [1.0, 1.3])
+    assert "noisy" not in summary(quiet, epochs=4, repeats=2)
     # without /proc/stat, the 1-minute load average is what is judged
     quiet[0].other_cores, quiet[0].load_avg_1m = None, 0.4
     assert "shared the machine" not in summary(quiet, epochs=4, repeats=2)
+    quiet[0].load_avg_1m = 1.4
+    assert "shared the machine" in summary(quiet, epochs=4, repeats=2)
 
 
 # --- table figures --------------------------------------------------------------------
@@ -292,7 +309,8 @@ def test_each_documented_statistic_from_data_that_tells_it_from_its_neighbours()
     """Runs whose figures differ under every plausible misreading of the table's definitions:
     median of epochs 2..E (not the mean, not with epoch 1), the median across runs (not the
     mean, not the first run), JIT = median first epoch - steady, samples/s from the steady
-    epoch, time vs fastest within the batch size (not across all of them)."""
+    epoch, time vs fastest within the batch size (not across all of them), as the comparisons weigh
+    it: the ratio of the runs' geometric means (not of the medians the steady column shows)."""
     jax = [(10.0, 1.0, 2.0, 6.0), (12.0, 3.0, 3.0, 3.0), (30.0, 9.0, 10.0, 11.0)]  # steadies 2, 3, 10
     torch = [(5.0, 4.0, 4.0, 4.0), (5.0, 4.5, 4.5, 4.5), (5.0, 20.0, 20.0, 20.0)]  # steadies 4, 4.5, 20
     runs = [make_run("jax", "step", repeat=i + 1, times=t, val_accs=(0.8,) * 4) for i, t in enumerate(jax)]
@@ -307,7 +325,8 @@ def test_each_documented_statistic_from_data_that_tells_it_from_its_neighbours()
     assert cells[12] == "1.00x"
     cells = row(text, 64, "PyTorch eager")
     assert cells[2:6] == ["5.00 s", "4.50 s (4.00 s to 20.00 s)", "500.0 ms", f"{samples / 4.5:,.0f}"]
-    assert cells[12] == "1.50x"  # against JAX's 3.00 s at batch 64, not the 0.5 s of batch 256
+    # against JAX at batch 64, not the 0.5 s of batch 256: (4 * 4.5 * 20) ** (1/3) / (2 * 3 * 10) ** (1/3)
+    assert cells[12] == f"{(360 / 60) ** (1 / 3):.2f}x" == "1.82x"
 
 
 def test_cache_and_loader_findings():
@@ -320,12 +339,14 @@ def test_cache_and_loader_findings():
     assert findings(text, "JAX step, batch 64: first epoch") == [
         "JAX step, batch 64: first epoch 2.00 s cold, 1.20 s with a warm cache (800.0 ms saved; "
         "compile 800.0 ms -> 20.0 ms; 1 program(s) read from the cache)."]
-    assert findings(text, "Batch 64, JAX step: DataLoader") == [
+    [line] = findings(text, "Batch 64, JAX step: DataLoader")
+    assert line.startswith(
         "Batch 64, JAX step: DataLoader input 2.00 s vs device-resident 1.00 s per steady epoch: "
         "+1.00 s per epoch, +10.00 ms per step (100 steps), +156.2 µs per image; "
-        "2.00x the device-resident time."]
+        "2.00x the device-resident time (not enough evidence: a single run each")
     # the steady-state comparison between frameworks is made on cold, device-resident runs
-    assert speed_line(text).startswith("Batch 64: JAX step is 1.50x faster than PyTorch eager")
+    c = weighs(built(runs), "JAX step", "PyTorch eager")
+    assert c.ratio == 1.5 and c.verdict == NOT_ENOUGH
 
 
 # --- one thing at a time: pairs of modes, the unroll sweep, TF32 ----------------------
@@ -346,24 +367,27 @@ def test_each_pair_weighs_the_one_thing_the_modes_table_says_it_changes():
             make_run("jax", "scan", times=(2.0, 0.4, 0.4)),
             make_run("pytorch", "compile", times=(25.0, 0.9, 0.9)),
             make_run("pytorch", "fullgraph", times=(30.0, 0.5, 0.5))]
-    lines = weighed(summary(runs))
-    single = "a single measurement each, no interval)."
-    for expected in (
-            "Batch 64, paradigm (both eager PyTorch): PyTorch eager is 1.50x faster than PyTorch func in "
-            f"steady state (1.00 s vs 1.50 s per epoch; {single}",
-            "Batch 64, framework (both functional, uncompiled): PyTorch func is 12.00x faster than JAX "
-            f"nojit in steady state (1.50 s vs 18.00 s per epoch; {single}",
-            "Batch 64, framework (both functional, compiled): PyTorch fullgraph is 1.20x faster than JAX "
-            f"step in steady state (500.0 ms vs 600.0 ms per epoch; {single}",
-            "Batch 64, framework (both functional, compiled): JAX scan is 1.25x faster than PyTorch "
-            f"fullgraph in steady state (400.0 ms vs 500.0 ms per epoch; {single}",
-            "Batch 64, what torch.compile buys (functional PyTorch): PyTorch fullgraph is 3.00x faster "
-            f"than PyTorch func in steady state (500.0 ms vs 1.50 s per epoch; {single}",
-            "Batch 64, one graph against a graph broken at backward() (compiled PyTorch): PyTorch fullgraph "
-            f"is 1.80x faster than PyTorch compile in steady state (500.0 ms vs 900.0 ms per epoch; {single}",
-            "Batch 64, what torch.compile buys (object-oriented PyTorch): PyTorch compile is 1.11x faster "
-            f"than PyTorch eager in steady state (900.0 ms vs 1.00 s per epoch; {single}"):
-        assert expected in lines
+    b = built(runs)
+    lines = weighed(report.render(b))
+    section = next(s for s in b["sections"] if s["title"].startswith("One thing at a time"))
+    pairs = {(f.text.split(":")[0], label(c.fast), label(c.slow)): round(c.ratio, 4)
+             for f in section["findings"] for c in f.comparisons}
+    assert pairs == {
+        ("Batch 64, paradigm (both eager PyTorch)", "PyTorch eager", "PyTorch func"): 1.5,
+        ("Batch 64, framework (both functional, uncompiled)", "PyTorch func", "JAX nojit"): 12.0,
+        ("Batch 64, framework (both functional, compiled)", "PyTorch fullgraph", "JAX step"): 1.2,
+        ("Batch 64, framework (both functional, compiled)", "JAX scan", "PyTorch fullgraph"): 1.25,
+        ("Batch 64, what torch.compile buys (functional PyTorch)", "PyTorch fullgraph", "PyTorch func"): 3.0,
+        ("Batch 64, one graph against a graph broken at backward() (compiled PyTorch)", "PyTorch fullgraph",
+         "PyTorch compile"): 1.8,
+        ("Batch 64, what torch.compile buys (object-oriented PyTorch)", "PyTorch compile", "PyTorch eager"):
+            round(1 / 0.9, 4),
+        ("Batch 64, what jax.jit buys (functional JAX)", "JAX step", "JAX nojit"): 30.0,
+        ("Batch 64, what jax.jit buys (functional JAX)", "JAX scan", "JAX nojit"): 45.0,
+        ("Batch 64, a whole epoch in one call (compiled JAX)", "JAX scan", "JAX step"): 1.5}
+    # single runs: every one of them is "not enough evidence", and none says "faster than"
+    assert {c.verdict for f in section["findings"] for c in f.comparisons} == {NOT_ENOUGH}
+    assert not any("faster than" in line for line in lines)
     # every pair the table names, once, and nothing else: 2 func, 4 fullgraph, 1 compile, 1 step, 2 scan
     assert len(lines) == 10
     # the break-even of what compiling buys stays in the JIT section
@@ -375,12 +399,14 @@ def test_unroll_sweep_names_the_fastest_with_its_interval():
     runs = [make_run("jax", "scan", unroll=u, repeat=i + 1, times=(2.0, s, s)) for u, ss in steadies.items()
             for i, s in enumerate(ss)]
     runs += [make_run("pytorch", "eager", times=(2.0, 1.0, 1.0))]
-    line = next(l for l in weighed(summary(runs, repeats=3)) if "by unroll" in l)
+    b = built(runs, repeats=3)
+    line = next(l for l in weighed(report.render(b)) if "by unroll" in l)
     assert line.startswith("Batch 64, JAX scan by unroll: 1: 800.0 ms, 4: 510.0 ms, 8: 400.0 ms, 16: "
-                           "450.0 ms per steady epoch; JAX scan is 2.00x faster than JAX scan in steady state"
-                           .replace("JAX scan is", "JAX scan (unroll 8) is"))
-    lo, hi = interval_of(line)
-    assert 1 < lo <= 2.0 <= hi
+                           "450.0 ms per steady epoch; JAX scan (unroll 8) is ")
+    c = weighs(b, "JAX scan (unroll 8)", "JAX scan")
+    assert label(c.fast) == "JAX scan (unroll 8)" and c.verdict == FASTER
+    assert 1 < c.interval[0] <= c.ratio <= c.interval[1]
+    assert c.ratio == pytest.approx(sps.gmean(steadies[1]) / sps.gmean(steadies[8]))
     assert "| 64 | JAX scan (unroll 8) |" in summary(runs, repeats=3)
 
 
@@ -389,16 +415,15 @@ def test_tf32_is_weighed_against_strict_fp32_and_never_against_the_other_framewo
             make_run("jax", "scan", precision="tf32", times=(2.0, 0.5, 0.5), val_accs=(0.8, 0.85, 0.8991)),
             make_run("pytorch", "eager", times=(2.0, 1.0, 1.0)),
             make_run("pytorch", "eager", precision="tf32", times=(2.0, 0.9, 0.9))]
-    text = summary(runs, precision=["highest", "tf32"])
-    assert ("Batch 64, JAX scan, TF32 against strict fp32: JAX scan (tf32) is 1.60x faster than JAX scan in "
-            "steady state (500.0 ms vs 800.0 ms per epoch; a single measurement each, no interval); "
-            "final val accuracy 0.8991 with TF32, 0.9000 strict.") in weighed(text)
-    speed = [f for f in findings(text, "Batch 64: ") if "faster than" in f]
-    assert speed == [
-        "Batch 64: JAX scan is 1.25x faster than PyTorch eager in steady state (800.0 ms vs 1.00 s per "
-        "epoch; a single measurement each, no interval).",
-        "Batch 64: JAX scan (tf32) is 1.80x faster than PyTorch eager (tf32) in steady state (500.0 ms vs "
-        "900.0 ms per epoch; a single measurement each, no interval)."]
+    b = built(runs, precision=["highest", "tf32"])
+    text = report.render(b)
+    [line] = [l for l in weighed(text) if l.startswith("Batch 64, JAX scan, TF32 against strict fp32: ")]
+    assert line.endswith(" Final val accuracy 0.8991 with TF32, 0.9000 strict.")
+    assert weighs(b, "JAX scan (tf32)", "JAX scan").ratio == 1.6
+    # the frameworks at the same precision only: two comparisons, never across precisions
+    speed = [(label(c.fast), label(c.slow), round(c.ratio, 4)) for f in b["sections"][0]["findings"]
+             for c in f.comparisons]
+    assert speed == [("JAX scan", "PyTorch eager", 1.25), ("JAX scan (tf32)", "PyTorch eager (tf32)", 1.8)]
     assert "`--precision highest tf32`" in text
 
 
@@ -438,12 +463,15 @@ def test_map_cells_are_each_widths_ratio_and_interval():
     cells = sweep.cells(stats)
     assert sorted(cells) == [(128, 64), (512, 64), (2048, 64)]
     for w in WIDTHS:
-        steady = {f: statistics.median(stats[c].steadies) for c in stats if c.hidden == (w, w)
-                  for f in [c.framework]}
-        assert cells[(w, 64)].ratio == pytest.approx(steady["pytorch"] / steady["jax"])
-    assert cells[(128, 64)].interval[0] > 1 and not cells[(128, 64)].within_noise
-    assert cells[(512, 64)].within_noise and cells[(2048, 64)].within_noise
-    line = sweep.ratio_findings(stats)[0]
+        steady = {f: sps.gmean(stats[c].steadies) for c in stats if c.hidden == (w, w) for f in [c.framework]}
+        cell = cells[(w, 64)]  # PyTorch over JAX, whichever is faster: its interval turns with it
+        assert cell.ratio == pytest.approx(steady["pytorch"] / steady["jax"])
+        assert cell.interval[0] < cell.ratio < cell.interval[1]
+        assert (cell.jax.hidden, cell.pytorch.hidden, cell.jax.framework) == ((w, w), (w, w), "jax")
+    assert cells[(128, 64)].interval[0] > 1 and cells[(128, 64)].verdict == FASTER
+    assert cells[(512, 64)].verdict == WITHIN_NOISE and cells[(2048, 64)].verdict == WITHIN_NOISE
+    assert cells[(2048, 64)].ratio < 1 and cells[(2048, 64)].comparison.fast == cells[(2048, 64)].pytorch
+    line = sweep.ratio_findings(stats)[0].text
     assert line.startswith("Batch 64, PyTorch eager / JAX step steady time by width: 128: 2.00x [")
     assert line.endswith("; within noise from width 512 on; JAX faster at 128.")
 
@@ -457,7 +485,7 @@ def test_which_widths_are_within_noise_and_who_is_faster_at_the_others(pytorch_s
     jax_s = {128: 1e-3, 512: 2e-3, 2048: 10e-3}
     step_s = {**{("jax", w): t for w, t in jax_s.items()},
               **{("pytorch", w): t for w, t in pytorch_s.items()}}
-    line = sweep.ratio_findings(all_stats(sweep_runs(step_s), {}, 0.85)[1])[0]
+    line = sweep.ratio_findings(all_stats(sweep_runs(step_s), {}, 0.85)[1])[0].text
     assert line.endswith("; " + verdict)
 
 
@@ -518,7 +546,7 @@ def test_busy_rule_on_measured_figures(other, busy):
     runs[0].other_cores = other
     text = summary(runs, epochs=4, repeats=2)
     assert ("shared the machine" in text) == busy
-    assert speed_line(text).endswith(": suspect, the machine was busy during 1 of these 4 runs.") == busy
+    assert speed_line(text).endswith(" Suspect: the machine was busy during 1 of these 4 runs.") == busy
 
 
 def test_an_interrupted_benchmark_says_so_first():

@@ -1,0 +1,155 @@
+"""The comparison value: two configurations' steady epochs weighed once, with the ratio, its interval,
+the method, the evidence on each side and the verdict (docs/design.md, "Statistics and findings").
+Every ratio the outputs print, in sentences, tables, summary.json and size_map.png, is read from a
+Comparison; decisions are taken on its numbers, never on formatted text."""
+from dataclasses import dataclass
+
+from mlpbench.formatting import fmt_time, label
+from mlpbench.inference import LEVEL, RatioEstimate, log_ratio
+
+FASTER, WITHIN_NOISE, NOT_ENOUGH = "faster", "within noise", "not enough evidence"
+VERDICTS = (FASTER, WITHIN_NOISE, NOT_ENOUGH)
+# "Within noise" claims more than an interval that holds 1: that the two differ by less than this
+# factor either way (an equivalence margin, as in a TOST). An interval that holds 1 but reaches past
+# it says only that the runs cannot tell: "not enough evidence". 10%: three runs a side on the
+# quiet 2-core VMs give intervals about ±5% wide, so equal configurations are called equal there.
+EQUIVALENCE = 1.10
+
+
+def verdict_of(estimate):
+    """The verdict an estimate supports: the interval excludes 1, or lies within the margin, or
+    neither (or there is none)."""
+    if estimate.interval is None:
+        return NOT_ENOUGH
+    lo, hi = estimate.interval
+    if lo > 1 or hi < 1:
+        return FASTER
+    return WITHIN_NOISE if lo >= 1 / EQUIVALENCE and hi <= EQUIVALENCE else NOT_ENOUGH
+
+
+def judge(slow, fast):
+    """(RatioEstimate, verdict) of run times `slow` against `fast`: the one place a verdict is made."""
+    estimate = log_ratio(slow, fast)
+    return estimate, verdict_of(estimate)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two configurations' steady epochs: `fast` is the side with the lower geometric mean of its
+    runs' steady times, `ratio` = slow / fast >= 1. `faster` names a side only when the verdict
+    says so."""
+    fast: object  # Config
+    slow: object
+    fast_steady: float  # each side's Avg. Steady State (median over runs), as the table shows it
+    slow_steady: float
+    estimate: RatioEstimate
+    verdict: str
+    runs: tuple  # (fast, slow)
+    steady_epochs: tuple  # steady epochs behind each side, all runs
+    busy_runs: int  # runs on either side during which other work kept the machine busy
+    noisy: tuple  # (config, within-run spread) for each side whose epochs are noisy within a run
+
+    @property
+    def ratio(self):
+        return self.estimate.ratio
+
+    @property
+    def interval(self):
+        return self.estimate.interval
+
+    @property
+    def faster(self):
+        return self.fast if self.verdict == FASTER else None
+
+    def ratio_of(self, config):
+        """config's time over the other side's."""
+        return self.ratio if config == self.slow else 1 / self.ratio
+
+    def verdict_phrase(self):
+        """The verdict with the side it names: "JAX step faster", "within noise"."""
+        return f"{label(self.faster)} faster" if self.faster else self.verdict
+
+    def evidence(self):
+        """What the verdict rests on, in brackets after the times."""
+        runs = f"{self.runs[0]} and {self.runs[1]} runs"
+        if self.interval is None:
+            single = "a single run each" if self.runs == (1, 1) else f"{runs}, a single run on one side"
+            return f"{single}: the drift between runs cannot be seen; --repeats 3 or more gives an interval"
+        lo, hi = self.interval
+        return f"{100 * LEVEL:.0f}% interval {lo:.2f}x to {hi:.2f}x over {runs}"
+
+    def sentence(self):
+        fast, slow = label(self.fast), label(self.slow)
+        times = f"{fmt_time(self.fast_steady)} vs {fmt_time(self.slow_steady)} per steady epoch"
+        if self.verdict == FASTER:
+            text = f"{fast} is {self.ratio:.2f}x faster than {slow} ({times}; {self.evidence()})."
+        elif self.verdict == WITHIN_NOISE:
+            text = (f"{fast} and {slow} are within noise, {self.ratio:.2f}x ({times}; {self.evidence()}, "
+                    f"inside {EQUIVALENCE:.2f}x either way).")
+        else:
+            why = "" if self.interval is None else ", too wide to tell"
+            text = (f"not enough evidence that {fast} or {slow} is faster: {self.ratio:.2f}x in {fast}'s "
+                    f"favour ({times}; {self.evidence()}{why}).")
+        if self.busy_runs:
+            text += (f" Suspect: the machine was busy during {self.busy_runs} of these "
+                     f"{sum(self.runs)} runs.")
+        for config, spread in self.noisy:
+            text += (f" Noisy: {label(config)}'s steady epochs vary within a run "
+                     f"(interquartile range {100 * spread:.0f}% of the median).")
+        return text
+
+    def as_dict(self):
+        """summary.json's comparison object (docs/design.md, "summary.json")."""
+        e = self.estimate
+        return {"fast": label(self.fast), "slow": label(self.slow),
+                "fast_config": self.fast._asdict(), "slow_config": self.slow._asdict(),
+                "fast_steady_s": self.fast_steady, "slow_steady_s": self.slow_steady,
+                "ratio": e.ratio, "interval": list(e.interval) if e.interval else None, "level": LEVEL,
+                "method": e.method, "verdict": self.verdict,
+                "faster": label(self.faster) if self.faster else None,
+                "ratio_that_excludes_1": e.ratio_that_excludes_1(),
+                "runs": list(self.runs), "steady_epochs": list(self.steady_epochs),
+                "busy_runs": self.busy_runs, "noisy": [label(c) for c, _ in self.noisy],
+                "sentence": self.sentence()}
+
+
+def comparable(a, b, stats):
+    """Runs on different kinds of device are never compared."""
+    return stats[a].devices == stats[b].devices and len(stats[a].devices) == 1
+
+
+def compare(a, b, stats):
+    """The Comparison of configurations a and b (keys of stats, each with a steady time)."""
+    sa, sb = stats[a], stats[b]
+    fast, slow = (a, b) if sa.log_steady <= sb.log_steady else (b, a)
+    estimate, verdict = judge(stats[slow].steadies, stats[fast].steadies)
+    return Comparison(fast, slow, stats[fast].steady, stats[slow].steady, estimate, verdict,
+                      runs=(stats[fast].runs, stats[slow].runs),
+                      steady_epochs=(stats[fast].steady_epochs, stats[slow].steady_epochs),
+                      busy_runs=stats[fast].busy_runs + stats[slow].busy_runs,
+                      noisy=tuple((c, stats[c].epoch_spread) for c in (fast, slow) if stats[c].noisy))
+
+
+def fastest(configs, stats):
+    """The configuration with the lowest geometric mean of its runs' steady times (the order the
+    comparisons use), or None."""
+    timed = [c for c in configs if stats[c].steady is not None]
+    return min(timed, key=lambda c: stats[c].log_steady) if timed else None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A sentence of the summary and the comparisons it renders."""
+    text: str
+    comparisons: tuple = ()
+
+    def as_dict(self):
+        return {"text": self.text, "comparisons": [c.as_dict() for c in self.comparisons]}
+
+
+def finding(prefix, comparison, suffix=""):
+    """A Finding that is one comparison's sentence, after a prefix ("Batch 64: ")."""
+    text = comparison.sentence()
+    if prefix:
+        text = prefix + text
+    return Finding(text + suffix, (comparison,))
