@@ -20,13 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlpbench import cli, data, model, modes, plots, report
+from mlpbench import cli, data, model, modes
 from mlpbench.children import LoadMeter, Progress, run_child
-from mlpbench.fileio import write_atomic
 from mlpbench.machine import best_probes, cpu_name, gpu_facts
+from mlpbench.outputs import write_outputs
 from mlpbench.records import EXIT_ERROR, EXIT_OK, Run, RunSpec
-from mlpbench.results import write_csv, write_meta
-from mlpbench.size_map import size_map
+from mlpbench.results import ResultsError, read_results, write_csv, write_meta
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = {"jax": "assignment_1JAX.py", "pytorch": "assignment_1TORCH.py"}
@@ -77,11 +76,24 @@ def parse_args(argv=None):
                         help="the cache folder for --cache warm/both (default: OUT_DIR/compile-cache, "
                              "emptied first)")
     cli.add_run_flags(parser, init_default="shared")
-    parser.add_argument("--out-dir", type=Path, default=Path("results"),
-                        help="output folder (default: %(default)s)")
+    parser.add_argument("--out-dir", type=Path, default=None,
+                        help="output folder (default: results, or with --from its folder)")
+    parser.add_argument("--aa", action="store_true",
+                        help="A/A test: one mode's configurations each run as two arms, A B B A, and "
+                             "compared like two configurations: what this machine's noise calls faster")
+    parser.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="DIR",
+                        help="run nothing: rewrite DIR's summary and plots from its benchmark_results.csv "
+                             "and run_meta.json with this code (into --out-dir when given)")
     parser.add_argument("--timeout", type=cli.positive_float, default=1800.0,
                         help="seconds one run may take before it is killed (default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.from_dir is not None and not args.from_dir.is_dir():
+        parser.error(f"--from {args.from_dir}: no such folder")
+    args.out_dir = args.out_dir or args.from_dir or Path("results")
+    if args.aa:
+        if len(args.modes) != 1 or "all" in args.modes or args.modes[0] not in modes.names():
+            parser.error("--aa runs one configuration as two arms: give one mode (--modes MODE)")
+        args.frameworks = [modes.mode(args.modes[0]).framework]
     check_modes(parser, args)
     if args.workers and "loader" not in args.input:
         parser.error("--workers applies to --input loader only")
@@ -176,7 +188,14 @@ def plan(args):
                     warm.append(dataclasses.replace(spec, cache="warm"))
                     fill = dataclasses.replace(spec, cache="warm", seed=args.seeds[0], repeat=0)
                     fills.setdefault(dataclasses.replace(fill, purpose="fill"), None)
-    return cold + list(fills) + warm
+    return arms(cold) + list(fills) + arms(warm) if args.aa else cold + list(fills) + warm
+
+
+def arms(specs):
+    """--aa: each run twice, as arm A and arm B, in the order A B, B A, A B ... by repeat, so
+    that drift across the benchmark falls on both arms alike."""
+    order = {True: ("A", "B"), False: ("B", "A")}
+    return [dataclasses.replace(s, arm=arm) for s in specs for arm in order[s.repeat % 2 == 1]]
 
 
 def spec_epochs(args, spec):
@@ -207,6 +226,7 @@ def run_label(spec):
     words += [f"unroll {spec.unroll}"] * (spec.unroll is not None)
     words += [f"hidden {'x'.join(map(str, spec.hidden))}"] * (tuple(spec.hidden) != model.HIDDEN)
     words += ["tf32"] * (spec.precision == "tf32")
+    words += [f"arm {spec.arm}"] * bool(spec.arm)
     words += (["(filling the cache)"] if spec.purpose == "fill"
               else [f"seed {spec.seed}", f"repeat {spec.repeat}"])
     return " ".join(words)
@@ -268,6 +288,8 @@ def run_all(args, specs, meta, runs):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.from_dir:
+        return rebuild(args)
     try:
         data.load_mnist(args.data_dir)  # fetched and verified once, before any run
         if "loader" in args.input:
@@ -305,17 +327,19 @@ def main(argv=None):
         meta["interrupted"] = code in (EXIT_INTERRUPTED, EXIT_TERMINATED) and len(runs) < len(specs)
         write_csv(out / "benchmark_results.csv", runs)
         write_meta(out / "run_meta.json", meta, runs, run_label)
-        built = report.build(runs, meta)
-        summary = report.render(built)
-        write_atomic(out / "summary.md", lambda f: f.write(summary.encode()))
-        as_json = report.as_json(built)
-        write_atomic(out / "summary.json", lambda f: f.write(as_json.encode()))
-        # Each takes every run and draws the finished, timed ones (aggregate.configs).
-        plots.training_curves(runs, out / "training_curves.png", args.target_acc)
-        plots.epoch_times(runs, out / "epoch_times.png")
-        size_map(runs, out / "size_map.png", meta.get("probes", {}))
+        summary = write_outputs(out, runs, meta)
     print(summary)
     return code
+
+
+def rebuild(args):
+    """--from: the outputs of a results folder rewritten from its records by today's code."""
+    try:
+        runs, meta = read_results(args.from_dir)
+    except ResultsError as e:
+        cli.fail(str(e))
+    print(write_outputs(args.out_dir, runs, meta))
+    return EXIT_OK
 
 
 if __name__ == "__main__":

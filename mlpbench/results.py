@@ -5,24 +5,26 @@ import csv
 import dataclasses
 import io
 import json
+from pathlib import Path
 
 from mlpbench.fileio import write_atomic
-from mlpbench.records import END_EXTRAS, EPOCH_EXTRAS, EPOCH_FIELDS, START_EXTRAS
+from mlpbench.records import END_EXTRAS, EPOCH_EXTRAS, EPOCH_FIELDS, START_EXTRAS, Run, RunSpec
 
 # The model's hidden widths as one cell ("512x512"), then the start record's fields.
 START_COLUMNS = (("hidden", "seed", "lr", "init", "precision", "device", "device_name", "framework_version")
                  + tuple(f for f in START_EXTRAS if f != "layer_sizes"))
 # 2: every run keeps its start and end records (start_record, end_record).
 META_SCHEMA_VERSION = 2
-RUN_COLUMNS = ("repeat", "cache", "load_avg_1m", "other_cores", "status", "error")
+RUN_COLUMNS = ("repeat", "arm", "cache", "load_avg_1m", "other_cores", "status", "error")
 END_COLUMNS = ("test_loss", "test_acc") + END_EXTRAS
 CSV_COLUMNS = (tuple(f for f in EPOCH_FIELDS + EPOCH_EXTRAS if f != "event")
                + START_COLUMNS + RUN_COLUMNS + END_COLUMNS)
 
 
 def run_columns(run):
-    return {"repeat": run.spec.repeat, "cache": run.spec.cache, "load_avg_1m": run.load_avg_1m,
-            "other_cores": run.other_cores, "status": run.status, "error": run.error}
+    return {"repeat": run.spec.repeat, "arm": run.spec.arm, "cache": run.spec.cache,
+            "load_avg_1m": run.load_avg_1m, "other_cores": run.other_cores, "status": run.status,
+            "error": run.error}
 
 
 def start_columns(run):
@@ -77,3 +79,74 @@ def write_meta(path, meta, runs, label):
     meta = dict(meta, schema_version=META_SCHEMA_VERSION, runs=[describe(r) for r in runs],
                 failed_runs=[f"{label(r.spec)}: {r.error}" for r in runs if r.error])
     write_atomic(path, lambda f: f.write(json.dumps(meta, indent=2).encode()))
+
+
+class ResultsError(Exception):
+    """A results folder that cannot be read back: one line that says why."""
+
+
+EPOCH_COLUMNS = tuple(f for f in EPOCH_FIELDS + EPOCH_EXTRAS if f != "event")
+RUN_FIELDS = ("error", "stderr_tail", "wall_s", "load_avg_1m", "other_cores")
+
+
+def cell_value(text):
+    """A CSV cell as the record held it: None, an int, a float (nan and inf too), or text."""
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def read_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# What tells one run's rows from the next run's: consecutive runs differ in at least one.
+KEY_COLUMNS = ("framework", "mode", "batch_size", "seed", "repeat", "arm", "cache")
+
+
+def row_key(values):
+    return tuple("" if v is None else str(v) for v in values)
+
+
+def read_results(folder):
+    """(runs, meta) of a results folder, as the controller had them when it wrote the folder: each
+    run's spec, machine and outcome from run_meta.json, its start and end records too, its epoch
+    records from benchmark_results.csv (whose rows follow the runs' order). Raises ResultsError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ResultsError(f"{folder} is not a folder")
+    try:
+        meta = json.loads((folder / "run_meta.json").read_text())
+        rows = read_rows(folder / "benchmark_results.csv")
+    except FileNotFoundError as e:
+        raise ResultsError(f"{folder} has no {Path(e.filename).name}: not a results folder") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, csv.Error) as e:
+        raise ResultsError(f"{folder}: cannot read its results ({e})") from None
+    version = meta.get("schema_version") if isinstance(meta, dict) else None
+    if version != META_SCHEMA_VERSION:
+        raise ResultsError(f"{folder}/run_meta.json has schema version {version}, this code reads "
+                           f"{META_SCHEMA_VERSION} (earlier versions kept no start and end records): "
+                           "re-run it")
+    runs, i = [], 0
+    for entry in meta.get("runs", []):
+        spec = RunSpec(**{f.name: entry.get(f.name, f.default) for f in dataclasses.fields(RunSpec)})
+        spec = dataclasses.replace(spec, hidden=tuple(spec.hidden))
+        records = [r for r in (entry.get("start_record"),) if r]
+        if spec.purpose == "timed":
+            key = row_key(getattr(spec, k) for k in KEY_COLUMNS)
+            while i < len(rows) and row_key(rows[i].get(k) for k in KEY_COLUMNS) == key:
+                if rows[i]["epoch"]:
+                    records.append({"event": "epoch", **{k: cell_value(rows[i][k]) for k in EPOCH_COLUMNS}})
+                i += 1
+        records += [r for r in (entry.get("end_record"),) if r]
+        runs.append(Run(spec, records, **{k: entry.get(k) for k in RUN_FIELDS}))
+    if i != len(rows):
+        raise ResultsError(f"{folder}/benchmark_results.csv has {len(rows) - i} row(s) that match no run "
+                           "of run_meta.json")
+    return runs, meta

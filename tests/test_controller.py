@@ -1,7 +1,6 @@
 import csv
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -13,7 +12,8 @@ import pytest
 
 import compare_results
 from mlpbench import modes, results
-from mlpbench.aggregate import FLOPS_PER_SAMPLE, Config
+from mlpbench.aggregate import BUSY_CORES, FLOPS_PER_SAMPLE, Config
+from mlpbench.children import LoadMeter
 from mlpbench.formatting import fmt_bytes, fmt_time, label
 from mlpbench.model import shared_init
 
@@ -178,18 +178,6 @@ def test_warm_runs_read_the_cache_the_fill_runs_wrote(benchmark):
 
 # --- the controller's own logic, with a fake trainer ------------------------------------
 
-@pytest.fixture
-def fake_trainers(tmp_path, monkeypatch):
-    """Both frameworks served by tests/fake_trainer.py, under the trainers' file names."""
-    for framework in compare_results.SCRIPTS:
-        fake = tmp_path / f"{framework}_fake.py"
-        shutil.copy(ROOT / "tests" / "fake_trainer.py", fake)
-        monkeypatch.setitem(compare_results.SCRIPTS, framework, str(fake))
-    monkeypatch.setenv("FAKE_PID_FILE", str(tmp_path / "hung.pid"))
-    monkeypatch.setattr(compare_results.data, "load_mnist", lambda data_dir: None)
-    return tmp_path
-
-
 def behaviours(monkeypatch, by_batch):
     """What the fake trainer's run of each batch size does (tests/fake_trainer.py)."""
     monkeypatch.setenv("FAKE_BEHAVIOURS", json.dumps({str(b): what for b, what in by_batch.items()}))
@@ -293,7 +281,7 @@ def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fak
         assert cell == (f"{fmt_time(statistics.median(steadies))} ({fmt_time(min(steadies))} to "
                         f"{fmt_time(max(steadies))})")
     assert "Batch 100, final val accuracy over 2 seeds" in summary
-    assert "95% bootstrap interval" in summary
+    assert "95% interval" in summary
 
 
 def test_warm_cache_fills_once_per_configuration_then_times_against_it(fake_trainers):
@@ -445,32 +433,31 @@ def test_widths_interleave_and_the_first_framework_alternates(tmp_path):
     assert last_first < min(i for i, r in enumerate(runs) if r.repeat == 2)
 
 
-def test_widths_run_as_their_own_models_with_a_map_and_summary_json(fake_trainers):
-    out = fake_trainers / "out"
-    code = compare_results.main(["--batch-sizes", "100", "--epochs", "3", "--widths", "64", "256",
-                                 "--repeats", "2", "--out-dir", str(out)])
-    assert code == 0
-    rows = read_csv(out / "benchmark_results.csv")
-    assert {r["hidden"] for r in rows} == {"64x64", "256x256"}
-    meta = json.loads((out / "run_meta.json").read_text())
-    assert {tuple(r["hidden"]) for r in meta["runs"]} == {(64, 64), (256, 256)}
-    built = json.loads((out / "summary.json").read_text())
-    assert {(c["width"], c["batch"]) for c in built["sweep"]["cells"]} == {(64, 100), (256, 100)}
-    for cell in built["sweep"]["cells"]:  # each cell is the CSV's ratio of medians
-        steady = {f: statistics.median(statistics.median(float(r["epoch_time_s"]) for r in run[1:])
-                                       for run in runs_by(rows, f, cell["width"]))
-                  for f in ("jax", "pytorch")}
-        assert cell["ratio"] == pytest.approx(steady["pytorch"] / steady["jax"])
-    assert "## Model width: where the framework stops mattering" in (out / "summary.md").read_text()
-    assert_png(out / "size_map.png")
+BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {}: pass"
 
 
-def runs_by(rows, framework, width):
-    runs = {}
-    for r in rows:
-        if r["framework"] == framework and r["hidden"] == f"{width}x{width}":
-            runs.setdefault((r["seed"], r["repeat"]), []).append(r)
-    return runs.values()
+def burn(cpu_seconds):
+    """A process that keeps one core busy for that much CPU time."""
+    return [sys.executable, "-c", BURN.format(cpu_seconds)]
+
+
+def test_the_load_meter_counts_other_processes_work_and_never_the_runs_own():
+    """The busy rule on real processes: a run whose own child keeps a core busy is quiet; the same
+    run beside a neighbour that burns a core is busy."""
+    meter = LoadMeter()
+    meter.start()
+    subprocess.run(burn(1.5), check=True)  # the run: a child of ours, a core's worth of work
+    quiet = meter.other_cores()
+    neighbour = subprocess.Popen(burn(60))  # not waited for during the run: someone else's work
+    try:
+        time.sleep(0.5)
+        meter.start()
+        subprocess.run(burn(1.5), check=True)
+        busy = meter.other_cores()
+    finally:
+        neighbour.kill()
+        neighbour.wait()
+    assert quiet < BUSY_CORES < busy, (quiet, busy)
 
 
 def test_a_run_the_system_kills_is_a_failed_run_that_says_so(fake_trainers, monkeypatch):

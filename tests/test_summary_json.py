@@ -1,0 +1,225 @@
+"""summary.json against its documented schema (docs/design.md, "summary.json") and against the CSV
+it was computed from; a results folder rebuilt with `--from`; an A/A benchmark with `--aa`. Real
+controller runs over the fake trainer (tests/fake_trainer.py): every process times differently."""
+import csv
+import json
+import math
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+import compare_results
+from mlpbench import model, report, results
+from mlpbench.comparison import FASTER, VERDICTS, verdict_of
+from mlpbench.inference import log_ratio
+
+from fabricate import golden_meta, golden_scenario
+
+NUMBER, TEXT, TEXTS, OPTIONAL_NUMBER = (int, float), str, list, (int, float, type(None))
+COMPARISON = {"fast": TEXT, "slow": TEXT, "fast_config": dict, "slow_config": dict, "fast_steady_s": NUMBER,
+              "slow_steady_s": NUMBER, "ratio": NUMBER, "interval": (list, type(None)), "level": NUMBER,
+              "method": (str, type(None)), "verdict": TEXT, "faster": (str, type(None)),
+              "ratio_that_excludes_1": OPTIONAL_NUMBER, "runs": list, "steady_epochs": list, "busy_runs": int,
+              "noisy": TEXTS, "sentence": TEXT}
+CONFIG = {"batch": int, "framework": TEXT, "mode": TEXT, "input": TEXT, "cache": TEXT, "precision": TEXT,
+          "unroll": (int, type(None)), "hidden": list, "arm": (str, type(None))}
+SUMMARY = {"schema_version": int, "title": TEXT, "warnings": TEXTS, "settings": TEXT, "table": list,
+           "note": TEXT, "sections": list, "machine": TEXTS, "failed": TEXTS, "configurations": list,
+           "comparisons": list, "sweep": dict}
+CELL = {"width": int, "batch": int, "jax_mode": TEXT, "pytorch_mode": TEXT, "pytorch_over_jax": NUMBER,
+        "pytorch_over_jax_interval": (list, type(None)), "comparison": dict}
+
+
+def check_fields(obj, schema, where):
+    assert isinstance(obj, dict), where
+    assert set(schema) <= set(obj), f"{where} lacks {sorted(set(schema) - set(obj))}"
+    for key, kind in schema.items():
+        assert isinstance(obj[key], kind), f"{where}.{key} is {type(obj[key]).__name__}"
+
+
+def check_comparison(c, where):
+    check_fields(c, COMPARISON, where)
+    check_fields(c["fast_config"], CONFIG, where + ".fast_config")
+    check_fields(c["slow_config"], CONFIG, where + ".slow_config")
+    assert c["verdict"] in VERDICTS and c["ratio"] >= 1, where
+    assert (c["faster"] is not None) == (c["verdict"] == "faster"), where
+    if c["interval"] is not None:
+        low, high = c["interval"]
+        assert low <= c["ratio"] <= high, where
+    assert len(c["runs"]) == 2 and len(c["steady_epochs"]) == 2, where
+
+
+def validate(summary):
+    """summary.json against docs/design.md's schema, field by field."""
+    check_fields(summary, SUMMARY, "summary")
+    assert summary["schema_version"] == report.SCHEMA_VERSION == 1
+    for i, section in enumerate(summary["sections"]):
+        check_fields(section, {"title": TEXT, "findings": list}, f"sections[{i}]")
+        for j, finding in enumerate(section["findings"]):
+            check_fields(finding, {"text": TEXT, "comparisons": list}, f"sections[{i}].findings[{j}]")
+            for c in finding["comparisons"]:
+                check_comparison(c, f"sections[{i}].findings[{j}]")
+    for i, c in enumerate(summary["comparisons"]):
+        check_comparison(c, f"comparisons[{i}]")
+    for i, c in enumerate(summary["configurations"]):
+        check_fields(c, {**CONFIG, "label": TEXT, "runs": int, "steadies": list, "steady": OPTIONAL_NUMBER,
+                         "gflops": OPTIONAL_NUMBER, "flops_per_sample": int, "busy_runs": int,
+                         "epoch_spread": OPTIONAL_NUMBER}, f"configurations[{i}]")
+    for name in ("cells", "fastest_cells"):
+        for i, cell in enumerate(summary["sweep"][name]):
+            check_fields(cell, CELL, f"sweep.{name}[{i}]")
+            check_comparison(cell["comparison"], f"sweep.{name}[{i}].comparison")
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def steadies_from_csv(rows):
+    """{(framework, mode, batch, width, arm): [each run's median of epochs 2..E]} from the CSV alone."""
+    runs = {}
+    for r in rows:
+        width = int(r["hidden"].split("x")[0])
+        key = (r["framework"], r["mode"], int(r["batch_size"]), width, r["arm"] or None)
+        runs.setdefault(key, {}).setdefault((r["seed"], r["repeat"]), []).append(float(r["epoch_time_s"]))
+    return {k: [statistics.median(times[1:]) for times in by_run.values()] for k, by_run in runs.items()}
+
+
+def key_of(config):
+    return (config["framework"], config["mode"], config["batch"], config["hidden"][0], config["arm"])
+
+
+@pytest.fixture
+def sweep(fake_trainers):
+    """Four modes at two widths, two runs each: more than the default pair, more than one model."""
+    out = fake_trainers / "out"
+    assert compare_results.main(["--batch-sizes", "100", "--epochs", "4", "--widths", "64", "256",
+                                 "--modes", "step", "scan", "eager", "func", "--repeats", "2",
+                                 "--out-dir", str(out)]) == 0
+    return out
+
+
+def test_summary_json_follows_its_schema_and_every_figure_follows_from_the_csv(sweep):
+    summary = json.loads((sweep / "summary.json").read_text())
+    validate(summary)
+    steadies = steadies_from_csv(read_csv(sweep / "benchmark_results.csv"))
+    meta = json.loads((sweep / "run_meta.json").read_text())
+    steps = {r["mode"]: r["start_record"]["steps_per_epoch"] for r in meta["runs"]}
+    assert len(summary["configurations"]) == 8
+    for c in summary["configurations"]:  # each configuration's own runs and its own model's FLOPs
+        mine = steadies[key_of(c)]
+        assert sorted(c["steadies"]) == pytest.approx(sorted(mine))
+        flops = model.flops_per_sample(model.layer_sizes(tuple(c["hidden"])))
+        assert c["flops_per_sample"] == flops
+        assert c["gflops"] == pytest.approx(steps[c["mode"]] * 100 / statistics.median(mine) * flops / 1e9)
+    assert summary["comparisons"], "the findings weighed nothing"
+    for c in summary["comparisons"] + [cell["comparison"] for name in ("cells", "fastest_cells")
+                                       for cell in summary["sweep"][name]]:
+        slow, fast = steadies[key_of(c["slow_config"])], steadies[key_of(c["fast_config"])]
+        assert c["ratio"] == pytest.approx(sps.gmean(slow) / sps.gmean(fast))
+        ci = sps.ttest_ind(np.log(slow), np.log(fast), equal_var=False).confidence_interval(0.95)
+        assert c["interval"] == pytest.approx([math.exp(ci.low), math.exp(ci.high)])
+        assert c["verdict"] == verdict_of(log_ratio(slow, fast))
+    for width in (64, 256):  # the map's cells: this width's default pair, and this width's fastest modes
+        [cell] = [c for c in summary["sweep"]["cells"] if c["width"] == width]
+        jax = steadies[("jax", "step", 100, width, None)]
+        torch = steadies[("pytorch", "eager", 100, width, None)]
+        assert (cell["jax_mode"], cell["pytorch_mode"]) == ("step", "eager")
+        assert cell["pytorch_over_jax"] == pytest.approx(sps.gmean(torch) / sps.gmean(jax))
+        [cell] = [c for c in summary["sweep"]["fastest_cells"] if c["width"] == width]
+        best = {f: min((m for fw, m, _, w, _ in steadies if fw == f and w == width),
+                       key=lambda m, f=f: sps.gmean(steadies[(f, m, 100, width, None)]))
+                for f in ("jax", "pytorch")}
+        assert (cell["jax_mode"], cell["pytorch_mode"]) == (best["jax"], best["pytorch"])
+        for side in (cell["comparison"]["fast_config"], cell["comparison"]["slow_config"]):
+            assert side["hidden"] == [width, width] and side["batch"] == 100
+
+
+def test_from_rebuilds_a_folders_outputs_with_todays_code(sweep, tmp_path, capsys):
+    before = {name: (sweep / name).read_text() for name in ("summary.md", "summary.json")}
+    rebuilt = tmp_path / "rebuilt"
+    assert compare_results.main(["--from", str(sweep), "--out-dir", str(rebuilt)]) == 0
+    for name, text in before.items():
+        assert (rebuilt / name).read_text() == text, name
+    assert (rebuilt / "size_map.png").stat().st_size > 20_000
+    # without --out-dir, in place
+    (sweep / "summary.md").write_text("stale")
+    assert compare_results.main(["--from", str(sweep)]) == 0
+    assert (sweep / "summary.md").read_text() == before["summary.md"]
+    assert before["summary.md"] in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "run_meta.json").unlink(), "has no run_meta.json: not a results folder"),
+    (lambda d: (d / "benchmark_results.csv").unlink(), "has no benchmark_results.csv"),
+    (lambda d: (d / "run_meta.json").write_text('{"runs": []}'), "schema version None, this code reads 2"),
+    (lambda d: (d / "run_meta.json").write_text("{not json"), "cannot read its results"),
+])
+def test_from_a_folder_it_cannot_read_is_one_line_and_exit_2(fake_trainers, capsys, damage, message):
+    out = fake_trainers / "out"
+    assert compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--out-dir", str(out)]) == 0
+    capsys.readouterr()
+    damage(out)
+    with pytest.raises(SystemExit) as stop:
+        compare_results.main(["--from", str(out)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as stop:
+        compare_results.main(["--from", str(fake_trainers / "missing")])
+    assert stop.value.code == 2 and "no such folder" in capsys.readouterr().err
+    assert not (fake_trainers / "missing").exists()
+
+
+def test_a_golden_runs_summary_is_rebuilt_from_its_written_files(tmp_path):
+    """The golden scenario written as the controller writes it, read back: the same summary."""
+    runs = golden_scenario()
+    results.write_csv(tmp_path / "benchmark_results.csv", runs)
+    results.write_meta(tmp_path / "run_meta.json", golden_meta(), runs, lambda spec: spec.mode)
+    back, back_meta = results.read_results(tmp_path)
+
+    def known(records):  # a field the CSV has a column for reads back as None where a record lacked it
+        return [{k: v for k, v in r.items() if v is not None} for r in records]
+    assert [known(r.records) for r in back] == [known(r.records) for r in runs]
+    assert [(r.spec, r.error, r.other_cores) for r in back] == [(r.spec, r.error, r.other_cores)
+                                                                for r in runs]
+    assert report.summary(back, back_meta) == (Path(__file__).parent / "golden" / "summary.md").read_text()
+
+
+def test_aa_runs_one_configuration_as_two_arms_abba_and_weighs_them(fake_trainers):
+    args = compare_results.parse_args(["--aa", "--modes", "step", "--batch-sizes", "100", "--repeats", "3",
+                                       "--out-dir", str(fake_trainers / "plan")])
+    assert args.frameworks == ["jax"]
+    assert [(s.arm, s.repeat) for s in compare_results.plan(args)] == [
+        ("A", 1), ("B", 1), ("B", 2), ("A", 2), ("A", 3), ("B", 3)]
+    out = fake_trainers / "out"
+    assert compare_results.main(["--aa", "--modes", "eager", "--batch-sizes", "100", "--epochs", "3",
+                                 "--repeats", "3", "--out-dir", str(out)]) == 0
+    rows = read_csv(out / "benchmark_results.csv")
+    assert {(r["framework"], r["arm"]) for r in rows} == {("pytorch", "A"), ("pytorch", "B")}
+    summary = json.loads((out / "summary.json").read_text())
+    validate(summary)
+    [section] = [s for s in summary["sections"] if s["title"].startswith("A/A")]
+    [[c]] = [f["comparisons"] for f in section["findings"]]
+    steadies = steadies_from_csv(rows)
+    a, b = steadies[("pytorch", "eager", 100, 512, "A")], steadies[("pytorch", "eager", 100, 512, "B")]
+    estimate = log_ratio(a, b) if sps.gmean(a) >= sps.gmean(b) else log_ratio(b, a)
+    assert c["ratio"] == pytest.approx(estimate.ratio)
+    assert c["ratio_that_excludes_1"] == pytest.approx(estimate.ratio_that_excludes_1())
+    edge = estimate.ratio_that_excludes_1()
+    text = section["findings"][0]["text"]
+    assert f"the smallest ratio this machine would call faster is {edge:.3f}x" in text
+    # the fake trainer's runs differ by up to 2x: with 3 runs a side that is rarely a verdict, and
+    # whatever it is, it is the one the CSV gives
+    assert c["verdict"] == verdict_of(estimate) and (c["verdict"] == FASTER) == (c["faster"] is not None)
+
+
+@pytest.mark.parametrize("flags", [["--aa"], ["--aa", "--modes", "step", "eager"],
+                                   ["--aa", "--modes", "all"]])
+def test_aa_wants_one_mode(flags, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        compare_results.parse_args([*flags, "--out-dir", str(tmp_path)])
+    assert stop.value.code == 2 and "--aa runs one configuration as two arms" in capsys.readouterr().err
