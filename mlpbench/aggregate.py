@@ -1,7 +1,6 @@
 """Runs grouped into configurations, and each configuration's figures as a frozen dataclass
 (docs/design.md, "Statistics and findings"): what the report, the findings and the plots all read. No
 inference and no sentences here."""
-import math
 import statistics
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -124,7 +123,7 @@ class ConfigStats:
     first: float  # epoch 1's time, compilation included
     first_step: float | None
     steadies: tuple  # each run's steady time (median of epochs 2..E)
-    steady: float | None
+    steady: float | None  # the geometric mean of the steadies: the centre the comparisons weigh
     spread: tuple | None  # (fastest, slowest) steady time across runs, with two runs or more
     val_acc: float  # final epoch
     best_val_acc: float  # the highest of any epoch of any run
@@ -156,11 +155,6 @@ class ConfigStats:
     epoch_spread: float | None  # the largest of the runs' epoch_spread
 
     @property
-    def log_steady(self):
-        """The mean log of the runs' steady times: the centre the comparisons weigh."""
-        return statistics.fmean(map(math.log, self.steadies)) if self.steadies else None
-
-    @property
     def noisy(self):
         return self.epoch_spread is not None and self.epoch_spread > NOISY_EPOCHS
 
@@ -177,7 +171,8 @@ def config_stats(runs, peaks, target, cpu_count=None):
     steadies = tuple(s for s in map(steady_time, runs) if s is not None)
     start = runs[0].start
     reached = [t for t in (time_to_target(r, target) for r in runs) if t]
-    first, steady = median_of(e["epoch_time_s"] for e in firsts), median_of(steadies)
+    first = median_of(e["epoch_time_s"] for e in firsts)
+    steady = statistics.geometric_mean(steadies) if steadies else None
     samples = start["steps_per_epoch"] * start["batch_size"]
     samples_per_s = samples / steady if steady else None
     flops = flops_per_sample(layer_sizes(config_of(runs[0]).hidden))

@@ -40,7 +40,7 @@ class Comparison:
     says so."""
     fast: object  # Config
     slow: object
-    fast_steady: float  # each side's Avg. Steady State (median over runs), as the table shows it
+    fast_steady: float  # each side's Avg. Steady State (the runs' geometric mean), as the table shows it
     slow_steady: float
     estimate: RatioEstimate
     verdict: str
@@ -121,7 +121,7 @@ def comparable(a, b, stats):
 def compare(a, b, stats):
     """The Comparison of configurations a and b (keys of stats, each with a steady time)."""
     sa, sb = stats[a], stats[b]
-    fast, slow = (a, b) if sa.log_steady <= sb.log_steady else (b, a)
+    fast, slow = (a, b) if sa.steady <= sb.steady else (b, a)
     estimate, verdict = judge(stats[slow].steadies, stats[fast].steadies)
     return Comparison(fast, slow, stats[fast].steady, stats[slow].steady, estimate, verdict,
                       runs=(stats[fast].runs, stats[slow].runs),
@@ -131,10 +131,9 @@ def compare(a, b, stats):
 
 
 def fastest(configs, stats):
-    """The configuration with the lowest geometric mean of its runs' steady times (the order the
-    comparisons use), or None."""
+    """The configuration with the lowest steady time (its runs' geometric mean), or None."""
     timed = [c for c in configs if stats[c].steady is not None]
-    return min(timed, key=lambda c: stats[c].log_steady) if timed else None
+    return min(timed, key=lambda c: stats[c].steady) if timed else None
 
 
 @dataclass(frozen=True)

@@ -120,7 +120,7 @@ def as_finding(item):
 
 
 TABLE_NOTE = ("First Epoch includes compilation and warm-up exactly as a user meets them; Avg. Steady "
-              "State is the median of epochs 2..E (with several runs: the median across runs, min to max "
+              "State is the median of epochs 2..E (with several runs: their geometric mean, min to max "
               "in brackets); JIT overhead = First Epoch - Avg. Steady State; GFLOP/s counts {flops}; Time "
               "to {target:g} val acc is training time (epoch 1 included, evaluation not) until the end of "
               "the first epoch whose val accuracy reaches it, median over the runs that did; Peak RSS is "

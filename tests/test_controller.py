@@ -1,6 +1,7 @@
 import csv
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -210,8 +211,17 @@ def test_failing_children_keep_the_other_runs(fake_trainers, monkeypatch):
         assert_png(out / name)
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C as a terminal delivers it: KeyboardInterrupt. A suite started in the background by a
+    script inherits SIGINT ignored, and a stop the controller must handle would never arrive."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("signal_, code", [("ctrl-c", 130), ("sigterm", 143)])
-def test_ctrl_c_and_sigterm_keep_finished_runs(fake_trainers, monkeypatch, signal_, code):
+def test_ctrl_c_and_sigterm_keep_finished_runs(fake_trainers, monkeypatch, ctrl_c_raises, signal_, code):
     behaviours(monkeypatch, {600: signal_})
     batch, word = "600", "interrupted"
     out = fake_trainers / "out"
@@ -226,7 +236,8 @@ def test_ctrl_c_and_sigterm_keep_finished_runs(fake_trainers, monkeypatch, signa
     assert_png(out / "training_curves.png")
 
 
-def test_the_peak_is_the_better_probe_and_a_stop_during_the_second_loses_no_run(fake_trainers, monkeypatch):
+def test_the_peak_is_the_better_probe_and_a_stop_during_the_second_loses_no_run(fake_trainers, monkeypatch,
+                                                                                ctrl_c_raises):
     # Probes are counted across the controller's children: jax, pytorch before the runs, then after.
     monkeypatch.setattr(compare_results, "REPROBE_AFTER_S", 0)
     monkeypatch.setenv("FAKE_PROBE_COUNT", str(fake_trainers / "probes"))
@@ -278,7 +289,7 @@ def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fak
         assert len(set(steadies)) == 4  # four processes, four timings
         cell = next(l for l in summary.splitlines()
                     if l.startswith(f"| 100 | {name} |")).split("|")[4].strip()
-        assert cell == (f"{fmt_time(statistics.median(steadies))} ({fmt_time(min(steadies))} to "
+        assert cell == (f"{fmt_time(statistics.geometric_mean(steadies))} ({fmt_time(min(steadies))} to "
                         f"{fmt_time(max(steadies))})")
     assert "Batch 100, final val accuracy over 2 seeds" in summary
     assert "95% interval" in summary

@@ -307,10 +307,10 @@ def test_table_figures_follow_from_the_records_and_probes():
 
 def test_each_documented_statistic_from_data_that_tells_it_from_its_neighbours():
     """Runs whose figures differ under every plausible misreading of the table's definitions:
-    median of epochs 2..E (not the mean, not with epoch 1), the median across runs (not the
-    mean, not the first run), JIT = median first epoch - steady, samples/s from the steady
-    epoch, time vs fastest within the batch size (not across all of them), as the comparisons weigh
-    it: the ratio of the runs' geometric means (not of the medians the steady column shows)."""
+    median of epochs 2..E (not the mean, not with epoch 1), the geometric mean across runs (not
+    the median, not the arithmetic mean, not the first run), JIT = median first epoch - steady,
+    samples/s from the steady epoch, time vs fastest within the batch size (not across all of
+    them), the ratio of the two steady times."""
     jax = [(10.0, 1.0, 2.0, 6.0), (12.0, 3.0, 3.0, 3.0), (30.0, 9.0, 10.0, 11.0)]  # steadies 2, 3, 10
     torch = [(5.0, 4.0, 4.0, 4.0), (5.0, 4.5, 4.5, 4.5), (5.0, 20.0, 20.0, 20.0)]  # steadies 4, 4.5, 20
     runs = [make_run("jax", "step", repeat=i + 1, times=t, val_accs=(0.8,) * 4) for i, t in enumerate(jax)]
@@ -321,10 +321,11 @@ def test_each_documented_statistic_from_data_that_tells_it_from_its_neighbours()
     text = summary(runs, epochs=4, repeats=3)
     samples = 100 * 64
     cells = row(text, 64, "JAX step")
-    assert cells[2:6] == ["12.00 s", "3.00 s (2.00 s to 10.00 s)", "9.00 s", f"{samples / 3.0:,.0f}"]
+    jax_steady, torch_steady = 60 ** (1 / 3), 360 ** (1 / 3)  # 3.915 and 7.114 s
+    assert cells[2:6] == ["12.00 s", "3.91 s (2.00 s to 10.00 s)", "8.09 s", f"{samples / jax_steady:,.0f}"]
     assert cells[12] == "1.00x"
     cells = row(text, 64, "PyTorch eager")
-    assert cells[2:6] == ["5.00 s", "4.50 s (4.00 s to 20.00 s)", "500.0 ms", f"{samples / 4.5:,.0f}"]
+    assert cells[2:6] == ["5.00 s", "7.11 s (4.00 s to 20.00 s)", "-2.11 s", f"{samples / torch_steady:,.0f}"]
     # against JAX at batch 64, not the 0.5 s of batch 256: (4 * 4.5 * 20) ** (1/3) / (2 * 3 * 10) ** (1/3)
     assert cells[12] == f"{(360 / 60) ** (1 / 3):.2f}x" == "1.82x"
 
@@ -401,8 +402,9 @@ def test_unroll_sweep_names_the_fastest_with_its_interval():
     runs += [make_run("pytorch", "eager", times=(2.0, 1.0, 1.0))]
     b = built(runs, repeats=3)
     line = next(l for l in weighed(report.render(b)) if "by unroll" in l)
-    assert line.startswith("Batch 64, JAX scan by unroll: 1: 800.0 ms, 4: 510.0 ms, 8: 400.0 ms, 16: "
-                           "450.0 ms per steady epoch; JAX scan (unroll 8) is ")
+    per_unroll = ", ".join(f"{u}: {fmt_time(sps.gmean(ss))}" for u, ss in steadies.items())
+    assert line.startswith(f"Batch 64, JAX scan by unroll: {per_unroll} per steady epoch; "
+                           "JAX scan (unroll 8) is ")
     c = weighs(b, "JAX scan (unroll 8)", "JAX scan")
     assert label(c.fast) == "JAX scan (unroll 8)" and c.verdict == FASTER
     assert 1 < c.interval[0] <= c.ratio <= c.interval[1]
@@ -516,7 +518,8 @@ def test_summary_json_holds_the_table_and_the_sweep():
     built = report.build(sweep_runs(step_s), make_meta(repeats=3))
     assert json.loads(report.as_json(built))["sweep"]["cells"]  # strict JSON, what summary.json holds
     by_model = {(c["hidden"], c["framework"]): c for c in built["configurations"]}
-    assert by_model[((128, 128), "pytorch")]["steady"] == pytest.approx(2e-3 * 100)
+    # three runs 0.99, 1.00 and 1.01 times 2 ms a step: their geometric mean
+    assert by_model[((128, 128), "pytorch")]["steady"] == pytest.approx(0.2 * (0.99 * 1.01) ** (1 / 3))
     assert {(c["width"], c["batch"]) for c in built["sweep"]["cells"]} == {(128, 64), (2048, 64)}
     header, rows = built["table"]
     assert header[1] == "Model" and rows[0][1] == "784-128-128-10"
