@@ -97,11 +97,13 @@ def loader_findings(stats):
             continue
         d, extra = stats[device], s.steady - stats[device].steady
         weighed = compare(c, device, stats)
+        sides = {device: "device-resident faster", c: "DataLoader faster"}
+        verdict = sides.get(weighed.faster, weighed.verdict)
         out.append(Finding(f"Batch {c.batch}, {label(device)}: DataLoader input {fmt_time(s.steady)} "
                            f"vs device-resident {fmt_time(d.steady)} per steady epoch: "
                            f"{'+' if extra >= 0 else '-'}{fmt_time(abs(extra))} "
                            f"per epoch, {extra / s.steps * 1e3:+.2f} ms per step ({s.steps} steps), "
                            f"{extra / s.samples * 1e6:+.1f} µs per image; {weighed.ratio_of(c):.2f}x the "
-                           f"device-resident time ({weighed.verdict_phrase()}: {weighed.evidence()}).",
+                           f"device-resident time ({verdict}: {weighed.evidence()}).",
                            (weighed,)))
     return out

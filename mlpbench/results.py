@@ -106,12 +106,21 @@ def read_rows(path):
         return list(csv.DictReader(f))
 
 
-# What tells one run's rows from the next run's: consecutive runs differ in at least one.
-KEY_COLUMNS = ("framework", "mode", "batch_size", "seed", "repeat", "arm", "cache")
+# A run's identity in the CSV: everything that makes a configuration, with seed and repeat.
+# Consecutive runs differ in at least one (two widths of one framework can follow each other).
+KEY_COLUMNS = ("framework", "mode", "batch_size", "hidden", "input", "cache", "precision", "unroll", "arm",
+               "seed", "repeat")
 
 
-def row_key(values):
-    return tuple("" if v is None else str(v) for v in values)
+def row_key(row):
+    return tuple("" if row.get(k) is None else str(row[k]) for k in KEY_COLUMNS)
+
+
+def spec_key(spec, start):
+    """The key that csv_rows gives a run's rows, from its spec and start record."""
+    run = Run(spec, [start] if start else [])
+    return row_key({"framework": spec.framework, "mode": spec.mode, "batch_size": spec.batch_size,
+                    **start_columns(run), **run_columns(run)})
 
 
 def read_results(folder):
@@ -139,8 +148,8 @@ def read_results(folder):
         spec = dataclasses.replace(spec, hidden=tuple(spec.hidden))
         records = [r for r in (entry.get("start_record"),) if r]
         if spec.purpose == "timed":
-            key = row_key(getattr(spec, k) for k in KEY_COLUMNS)
-            while i < len(rows) and row_key(rows[i].get(k) for k in KEY_COLUMNS) == key:
+            key = spec_key(spec, entry.get("start_record"))
+            while i < len(rows) and row_key(rows[i]) == key:
                 if rows[i]["epoch"]:
                     records.append({"event": "epoch", **{k: cell_value(rows[i][k]) for k in EPOCH_COLUMNS}})
                 i += 1

@@ -81,7 +81,7 @@ def verdicts_by_width(row):
     others; "from width W on" where the widths within noise are the widest ones."""
     within = [c.width for c in row if c.verdict == WITHIN_NOISE]
     if len(within) == len(row):
-        return "within noise at every width."
+        return "within noise at every width"
     if within and within == [c.width for c in row[-len(within):]]:
         head = f"within noise from width {within[0]} on"
     else:
@@ -94,7 +94,7 @@ def verdicts_by_width(row):
     unsure = [str(c.width) for c in row if c.verdict == NOT_ENOUGH]
     if unsure:
         parts.append(f"not enough evidence at {', '.join(unsure)}")
-    return "; ".join(parts) + "."
+    return "; ".join(parts)
 
 
 def ratio_findings(stats, pair=DEFAULT_PAIR):
@@ -113,7 +113,7 @@ def ratio_findings(stats, pair=DEFAULT_PAIR):
                                                               if c.interval else "") for c in row))
         suspect = sum(c.comparison.busy_runs for c in row)
         noisy = sorted({label(k) for c in row for k, _ in c.comparison.noisy})
-        text += "; " + verdicts_by_width(row)[:-1] + (
+        text += "; " + verdicts_by_width(row) + (
             f" ({suspect} of these runs were on a busy machine: suspect)" if suspect else "") + (
             f" (noisy within runs: {', '.join(noisy)})" if noisy else "") + "."
         out.append(Finding(text, tuple(c.comparison for c in row)))

@@ -131,6 +131,8 @@ def test_summary_json_follows_its_schema_and_every_figure_follows_from_the_csv(s
         torch = steadies[("pytorch", "eager", 100, width, None)]
         assert (cell["jax_mode"], cell["pytorch_mode"]) == ("step", "eager")
         assert cell["pytorch_over_jax"] == pytest.approx(sps.gmean(torch) / sps.gmean(jax))
+        ci = sps.ttest_ind(np.log(torch), np.log(jax), equal_var=False).confidence_interval(0.95)
+        assert cell["pytorch_over_jax_interval"] == pytest.approx([math.exp(ci.low), math.exp(ci.high)])
         [cell] = [c for c in summary["sweep"]["fastest_cells"] if c["width"] == width]
         best = {f: min((m for fw, m, _, w, _ in steadies if fw == f and w == width),
                        key=lambda m, f=f: sps.gmean(steadies[(f, m, 100, width, None)]))
@@ -152,6 +154,16 @@ def test_from_rebuilds_a_folders_outputs_with_todays_code(sweep, tmp_path, capsy
     assert compare_results.main(["--from", str(sweep)]) == 0
     assert (sweep / "summary.md").read_text() == before["summary.md"]
     assert before["summary.md"] in capsys.readouterr().out
+    # the default modes at two widths: one framework's runs of two widths follow each other
+    out = tmp_path / "widths"
+    assert compare_results.main(["--batch-sizes", "100", "--epochs", "3", "--widths", "64", "256",
+                                 "--out-dir", str(out)]) == 0
+    meta = json.loads((out / "run_meta.json").read_text())
+    order = [(r["framework"], r["hidden"][0]) for r in meta["runs"]]
+    assert order == [("jax", 64), ("pytorch", 64), ("pytorch", 256), ("jax", 256)]
+    text = (out / "summary.json").read_text()
+    assert compare_results.main(["--from", str(out), "--out-dir", str(tmp_path / "widths-again")]) == 0
+    assert (tmp_path / "widths-again" / "summary.json").read_text() == text
 
 
 @pytest.mark.parametrize("damage, message", [
