@@ -1,5 +1,4 @@
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -12,10 +11,9 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 # The scripts and the mlpbench package live at the repository's top level.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import compare_results  # noqa: E402
 from mlpbench import data  # noqa: E402
 
-from helpers import ROOT, real_mnist_dir  # noqa: E402
+from helpers import real_mnist_dir, use_fake_trainers  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -34,10 +32,4 @@ def split(mnist_dir):
 @pytest.fixture
 def fake_trainers(tmp_path, monkeypatch):
     """Both frameworks served by tests/fake_trainer.py, under the trainers' file names."""
-    for framework in compare_results.SCRIPTS:
-        fake = tmp_path / f"{framework}_fake.py"
-        shutil.copy(ROOT / "tests" / "fake_trainer.py", fake)
-        monkeypatch.setitem(compare_results.SCRIPTS, framework, str(fake))
-    monkeypatch.setenv("FAKE_PID_FILE", str(tmp_path / "hung.pid"))
-    monkeypatch.setattr(compare_results.data, "load_mnist", lambda data_dir: None)
-    return tmp_path
+    return use_fake_trainers(tmp_path, monkeypatch)

@@ -1,6 +1,7 @@
 """Running the project's scripts as a user would, and finding the real MNIST (never fetched:
 tests touch no network)."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,3 +24,16 @@ def run_script(script, *args, timeout=300, env=None):
     return subprocess.run([sys.executable, str(ROOT / script), *map(str, args)],
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+def use_fake_trainers(folder, monkeypatch):
+    """Both frameworks served by tests/fake_trainer.py, copied into folder under the trainers'
+    file names; MNIST is not loaded. Returns folder."""
+    import compare_results
+    for framework in compare_results.SCRIPTS:
+        fake = folder / f"{framework}_fake.py"
+        shutil.copy(ROOT / "tests" / "fake_trainer.py", fake)
+        monkeypatch.setitem(compare_results.SCRIPTS, framework, str(fake))
+    monkeypatch.setenv("FAKE_PID_FILE", str(folder / "hung.pid"))
+    monkeypatch.setattr(compare_results.data, "load_mnist", lambda data_dir: None)
+    return folder

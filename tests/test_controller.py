@@ -457,13 +457,13 @@ def test_the_load_meter_counts_other_processes_work_and_never_the_runs_own():
     run beside a neighbour that burns a core is busy."""
     meter = LoadMeter()
     meter.start()
-    subprocess.run(burn(1.5), check=True)  # the run: a child of ours, a core's worth of work
+    subprocess.run(burn(1.0), check=True)  # the run: a child of ours, a core's worth of work
     quiet = meter.other_cores()
     neighbour = subprocess.Popen(burn(60))  # not waited for during the run: someone else's work
     try:
-        time.sleep(0.5)
+        time.sleep(0.3)
         meter.start()
-        subprocess.run(burn(1.5), check=True)
+        subprocess.run(burn(1.0), check=True)
         busy = meter.other_cores()
     finally:
         neighbour.kill()

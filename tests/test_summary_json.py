@@ -4,6 +4,7 @@ controller runs over the fake trainer (tests/fake_trainer.py): every process tim
 import csv
 import json
 import math
+import shutil
 import statistics
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from mlpbench.comparison import FASTER, VERDICTS, verdict_of
 from mlpbench.inference import log_ratio
 
 from fabricate import golden_meta, golden_scenario
+from helpers import use_fake_trainers
 
 NUMBER, TEXT, TEXTS, OPTIONAL_NUMBER = (int, float), str, list, (int, float, type(None))
 COMPARISON = {"fast": TEXT, "slow": TEXT, "fast_config": dict, "slow_config": dict, "fast_steady_s": NUMBER,
@@ -93,14 +95,22 @@ def key_of(config):
     return (config["framework"], config["mode"], config["batch"], config["hidden"][0], config["arm"])
 
 
-@pytest.fixture
-def sweep(fake_trainers):
+@pytest.fixture(scope="module")
+def sweep_once(tmp_path_factory):
     """Four modes at two widths, two runs each: more than the default pair, more than one model."""
-    out = fake_trainers / "out"
-    assert compare_results.main(["--batch-sizes", "100", "--epochs", "4", "--widths", "64", "256",
-                                 "--modes", "step", "scan", "eager", "func", "--repeats", "2",
-                                 "--out-dir", str(out)]) == 0
-    return out
+    folder = tmp_path_factory.mktemp("sweep")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        use_fake_trainers(folder, monkeypatch)
+        assert compare_results.main(["--batch-sizes", "100", "--epochs", "4", "--widths", "64", "256",
+                                     "--modes", "step", "scan", "eager", "func", "--repeats", "2",
+                                     "--out-dir", str(folder / "out")]) == 0
+    return folder / "out"
+
+
+@pytest.fixture
+def sweep(sweep_once, tmp_path):
+    """A copy of the module's sweep folder, for a test that rewrites it."""
+    return Path(shutil.copytree(sweep_once, tmp_path / "sweep"))
 
 
 def test_summary_json_follows_its_schema_and_every_figure_follows_from_the_csv(sweep):
@@ -142,7 +152,7 @@ def test_summary_json_follows_its_schema_and_every_figure_follows_from_the_csv(s
             assert side["hidden"] == [width, width] and side["batch"] == 100
 
 
-def test_from_rebuilds_a_folders_outputs_with_todays_code(sweep, tmp_path, capsys):
+def test_from_rebuilds_a_folders_outputs_with_todays_code(sweep, fake_trainers, tmp_path, capsys):
     before = {name: (sweep / name).read_text() for name in ("summary.md", "summary.json")}
     rebuilt = tmp_path / "rebuilt"
     assert compare_results.main(["--from", str(sweep), "--out-dir", str(rebuilt)]) == 0
@@ -172,19 +182,17 @@ def test_from_rebuilds_a_folders_outputs_with_todays_code(sweep, tmp_path, capsy
     (lambda d: (d / "run_meta.json").write_text('{"runs": []}'), "schema version None, this code reads 2"),
     (lambda d: (d / "run_meta.json").write_text("{not json"), "cannot read its results"),
 ])
-def test_from_a_folder_it_cannot_read_is_one_line_and_exit_2(fake_trainers, capsys, damage, message):
-    out = fake_trainers / "out"
-    assert compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--out-dir", str(out)]) == 0
-    capsys.readouterr()
+def test_from_a_folder_it_cannot_read_is_one_line_and_exit_2(sweep, tmp_path, capsys, damage, message):
+    out = sweep
     damage(out)
     with pytest.raises(SystemExit) as stop:
         compare_results.main(["--from", str(out)])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
     with pytest.raises(SystemExit) as stop:
-        compare_results.main(["--from", str(fake_trainers / "missing")])
+        compare_results.main(["--from", str(tmp_path / "missing")])
     assert stop.value.code == 2 and "no such folder" in capsys.readouterr().err
-    assert not (fake_trainers / "missing").exists()
+    assert not (tmp_path / "missing").exists()
 
 
 def test_a_golden_runs_summary_is_rebuilt_from_its_written_files(tmp_path):
