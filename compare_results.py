@@ -105,6 +105,10 @@ def parse_args(argv=None):
         except argparse.ArgumentTypeError as e:
             parser.error(f"--compile-cache {e}")
     args.seeds = list(dict.fromkeys(args.seeds)) if args.seeds else [args.seed]
+    # A value given twice would plan two identical runs, which no output could tell apart.
+    for name in ("batch_sizes", "widths", "frameworks", "modes", "input", "precision", "unroll", "exclude"):
+        if getattr(args, name):
+            setattr(args, name, list(dict.fromkeys(getattr(args, name))))
     cli.check_batch_sizes(parser, args.batch_sizes, args.train_limit)
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)

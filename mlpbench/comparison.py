@@ -63,6 +63,8 @@ class Comparison:
 
     def ratio_of(self, config):
         """config's time over the other side's."""
+        if config not in (self.fast, self.slow):
+            raise ValueError(f"{label(config)} is neither side of this comparison")
         return self.ratio if config == self.slow else 1 / self.ratio
 
     def verdict_phrase(self):
@@ -121,6 +123,8 @@ def comparable(a, b, stats):
 def compare(a, b, stats):
     """The Comparison of configurations a and b (keys of stats, each with a steady time)."""
     sa, sb = stats[a], stats[b]
+    if sa.steady is None or sb.steady is None:
+        raise ValueError(f"{label(a)} or {label(b)} has no steady epoch to compare")
     fast, slow = (a, b) if sa.steady <= sb.steady else (b, a)
     estimate, verdict = judge(stats[slow].steadies, stats[fast].steadies)
     return Comparison(fast, slow, stats[fast].steady, stats[slow].steady, estimate, verdict,

@@ -36,7 +36,7 @@ def unroll_findings(stats):
     scans = [c for c in stats if c.mode == "scan" and stats[c].steady is not None]
     for key in dict.fromkeys(setting(c) for c in scans):
         rows = sorted((c for c in scans if setting(c) == key), key=lambda c: c.unroll or 1)
-        if len(rows) < 2:
+        if len(rows) < 2 or not all(comparable(rows[0], c, stats) for c in rows):
             continue
         best, base = fastest(rows, stats), rows[0]
         text = (f"Batch {key[0]}{setting_note(key[3], key[4])}, JAX scan by unroll: "
@@ -72,7 +72,8 @@ def aa_findings(stats):
     out = []
     for a in stats:
         b = a._replace(arm="B")
-        if a.arm != "A" or b not in stats or stats[a].steady is None or stats[b].steady is None:
+        if (a.arm != "A" or b not in stats or stats[a].steady is None or stats[b].steady is None
+                or not comparable(a, b, stats)):
             continue
         c = compare(a, b, stats)
         smallest = c.estimate.ratio_that_excludes_1()

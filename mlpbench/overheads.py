@@ -33,7 +33,8 @@ def break_even_baselines(config, stats):
         base = config._replace(mode=versus.other, unroll=None)
         if base not in stats and not modes.mode(versus.other).cacheable:
             base = base._replace(cache="cold")  # eager has no warm runs: its cold ones are the same
-        if base in stats and comparable(config, base, stats) and stats[config].steady is not None:
+        if (base in stats and comparable(config, base, stats) and stats[config].steady is not None
+                and stats[base].steady is not None):
             yield base
 
 
@@ -48,7 +49,8 @@ def break_even_lines(stats):
             head = f"Batch {c.batch}: {label(c)} against {label(base)}: "
             weighed = compare(c, base, stats)
             # The steady-state ratio and what it rests on: a break-even is only as sure as the saving.
-            basis = f"{weighed.ratio:.2f}x per steady epoch, {weighed.verdict_phrase()}: {weighed.evidence()}"
+            basis = (f"steady epoch {weighed.ratio_of(c):.2f}x {label(base)}'s, {weighed.verdict_phrase()}: "
+                     f"{weighed.evidence()}")
             if weighed.verdict == WITHIN_NOISE:
                 text = head + f"no break-even can be claimed: the steady epochs are within noise ({basis})."
             elif weighed.fast == base or saving <= 0:
@@ -93,7 +95,8 @@ def loader_findings(stats):
     out = []
     for c, s in stats.items():
         device = c._replace(input="device")
-        if c.input != "loader" or device not in stats or s.steady is None or stats[device].steady is None:
+        if (c.input != "loader" or device not in stats or s.steady is None or stats[device].steady is None
+                or not comparable(c, device, stats)):
             continue
         d, extra = stats[device], s.steady - stats[device].steady
         weighed = compare(c, device, stats)

@@ -5,6 +5,7 @@ import csv
 import dataclasses
 import io
 import json
+import math
 from pathlib import Path
 
 from mlpbench.fileio import write_atomic
@@ -91,7 +92,7 @@ RUN_FIELDS = ("error", "stderr_tail", "wall_s", "load_avg_1m", "other_cores")
 
 def cell_value(text):
     """A CSV cell as the record held it: None, an int, a float (nan and inf too), or text."""
-    if text == "":
+    if text in ("", None):  # None: a row shorter than the header
         return None
     for kind in (int, float):
         try:
@@ -153,6 +154,10 @@ def read_results(folder):
                 if rows[i]["epoch"]:
                     records.append({"event": "epoch", **{k: cell_value(rows[i][k]) for k in EPOCH_COLUMNS}})
                 i += 1
+            if records and len(records) - 1 > records[0].get("epochs", math.inf):
+                raise ResultsError(f"{folder}/benchmark_results.csv: more epoch rows than run "
+                                   f"{spec.framework} {spec.mode} seed {spec.seed} repeat {spec.repeat} "
+                                   "had; two runs cannot be told apart")
         records += [r for r in (entry.get("end_record"),) if r]
         runs.append(Run(spec, records, **{k: entry.get(k) for k in RUN_FIELDS}))
     if i != len(rows):

@@ -86,6 +86,6 @@ def size_map(runs, path, peaks):
     axes[0].set_yticks(range(len(widths)), [f"784-{w}-{w}-10" for w in widths])
     # Two lines: placed above the panels' own titles (bbox_inches="tight" keeps it in the file).
     fig.suptitle("Where the framework stops mattering: steady-state time ratio per model width and batch "
-                 "size\n(unmarked: one is faster; ~ within noise, ? not enough evidence: the 95% interval "
-                 "holds 1)", fontsize=11, y=1.04)
+                 "size\n(unmarked: one is faster; ~ within noise; ? or (1 run): not enough evidence to say)",
+                 fontsize=11, y=1.04)
     save(fig, path)

@@ -41,13 +41,13 @@ def faster_rate(draw, n_a, n_b, truth=1.0, seed=0):
 
 
 @pytest.mark.parametrize("draw", [lognormal_runs, heavy_tailed_runs])
-@pytest.mark.parametrize("n_a, n_b", [(2, 2), (3, 3), (5, 5), (10, 10), (6, 1), (1, 6), (2, 5), (10, 3)])
+@pytest.mark.parametrize("n_a, n_b", [(2, 2), (3, 3), (5, 5), (10, 10), (2, 5), (10, 3)])
 def test_identical_configurations_are_called_faster_at_most_6_percent_of_the_time(draw, n_a, n_b):
     rate = faster_rate(draw, n_a, n_b)
     assert rate <= 0.06, f"{draw.__name__}, {n_a} against {n_b} runs: 'faster' in {100 * rate:.1f}% of trials"
 
 
-@pytest.mark.parametrize("n_a, n_b", [(1, 1), (1, 10), (10, 1)])
+@pytest.mark.parametrize("n_a, n_b", [(1, 1), (6, 1), (1, 6)])
 def test_one_run_on_a_side_is_never_a_verdict_but_not_enough_evidence(n_a, n_b):
     rng = np.random.default_rng(0)
     for _ in range(200):
