@@ -110,6 +110,7 @@ def parse_args(argv=None):
         if getattr(args, name):
             setattr(args, name, list(dict.fromkeys(getattr(args, name))))
     cli.check_batch_sizes(parser, args.batch_sizes, args.train_limit)
+    cli.check_memory(parser, [(w, w) for w in args.widths], args.batch_sizes, args.train_limit)
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=args.out_dir).close()

@@ -7,6 +7,7 @@ import sys
 import tempfile
 
 from mlpbench import data, model, modes
+from mlpbench.machine import available_memory
 from mlpbench.records import EXIT_USAGE
 
 INPUTS = ("device", "loader")
@@ -132,7 +133,23 @@ def parse_trainer_args(parser, argv=None):
         parser.error("--workers applies to --input loader only")
     if getattr(args, "unroll", None) is not None and args.mode != "scan":
         parser.error(f"--unroll applies to --mode scan only, not {args.mode}")
+    if not args.probe:
+        check_memory(parser, [args.hidden], [args.batch_size], args.train_limit)
     return args
+
+
+def check_memory(parser, hiddens, batch_sizes, train_samples):
+    """Refuse, before anything is allocated, a model and batch whose floor (model.bytes_needed)
+    exceeds the memory this machine has available."""
+    have = available_memory()
+    if have is None:
+        return
+    for hidden in hiddens:
+        sizes = model.layer_sizes(tuple(hidden))
+        need = max(model.bytes_needed(sizes, batch, train_samples) for batch in batch_sizes)
+        if need > have:
+            parser.error(f"the {'-'.join(map(str, sizes))} model needs at least {need / 2**30:,.1f} GiB of "
+                         f"memory to train; this machine has {have / 2**30:,.1f} GiB available")
 
 
 def check_batch_sizes(parser, batch_sizes, limit):

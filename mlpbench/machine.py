@@ -24,6 +24,23 @@ def schedulable_cpus():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def available_memory():
+    """Bytes of memory this machine can give a new process now (Linux's MemAvailable, else the
+    free pages), or None where neither is known."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # reported in kB
+    except OSError:
+        pass
+    import os
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def peak_rss_bytes():
     """The process's peak resident memory in bytes: Linux's VmHWM, else ru_maxrss."""
     try:

@@ -1,10 +1,11 @@
 """Both trainers refuse bad flags and bad data the same way: exit 2, one line, no traceback."""
 import json
 import math
+import re
 
 import pytest
 
-from mlpbench import cli, data
+from mlpbench import cli, data, model
 
 from helpers import run_script
 
@@ -106,3 +107,32 @@ def test_bad_hidden_widths_exit_2(flags, capsys):
             cli.parse_trainer_args(cli.trainer_parser(framework), list(flags))
         assert exit_info.value.code == 2
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+# --- a model the machine cannot hold -------------------------------------------------------
+
+def test_the_memory_floor_counts_parameters_gradients_the_init_draw_data_and_activations():
+    sizes, batch, n = (784, 2, 10), 64, 100
+    params = 784 * 2 + 2 + 2 * 10 + 10
+    want = 4 * 3 * params + 8 * 784 * 2 + 4 * 784 * (n + 20_000) + 4 * 2 * batch * (784 + 2 + 10)
+    assert model.bytes_needed(sizes, batch, n) == want
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_a_model_the_machine_cannot_hold_exits_2_saying_both_figures(script):
+    """300,000 wide: 9e10 parameters. Numpy's init draw alone wanted 671 GiB, in a traceback."""
+    result = run_script(script, "--hidden", "300000", "300000", timeout=120)
+    assert_one_line_exit_2(result)
+    need, have = re.search(r"needs at least ([\d,.]+) GiB of memory to train; this machine has ([\d,.]+) GiB "
+                           "available", result.stderr).groups()
+    assert float(need.replace(",", "")) > 1000 > float(have.replace(",", ""))
+
+
+def test_a_width_sweep_that_cannot_fit_is_refused_before_its_first_run(tmp_path, capsys, monkeypatch):
+    import compare_results
+    monkeypatch.setattr(compare_results, "run_all", lambda *a: pytest.fail("a run was started"))
+    with pytest.raises(SystemExit) as stop:
+        compare_results.main(["--widths", "128", "300000", "--out-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "784-300000-300000-10 model needs at least" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run_meta.json").exists()
