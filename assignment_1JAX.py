@@ -277,8 +277,16 @@ def main(argv=None):
     # threads: XLA's CPU pool, one thread per core this process may run on
     run_epochs(trainer, start_record(args, "jax", jax.__version__, info, len(split.train_labels),
                                      jaxlib_backend=device.platform, unroll=unroll,
-                                     threads=schedulable_cpus(),
+                                     threads=schedulable_cpus(), kernels=kernels(device),
                                      cuda=device.client.platform_version if info.kind == "gpu" else None))
+
+
+def kernels(device):
+    """What XLA reports of itself: its backend and runtime, and the jaxlib that carries it (XLA
+    names no BLAS: on a CPU it compiles its own matmul kernels)."""
+    import jaxlib
+    return (f"XLA:{device.platform.upper()} ({device.client.platform_version}, "
+            f"{getattr(device.client, 'runtime_type', 'pjrt')}), jaxlib {jaxlib.__version__}")
 
 
 if __name__ == "__main__":

@@ -358,8 +358,18 @@ def main(argv=None):
     trainer = Trainer(modes.mode(args.mode), training, data, epoch_batches(args, data, device, sync), sync,
                       cache_on=bool(args.compile_cache))
     run_epochs(trainer, start_record(args, "pytorch", torch.__version__, info, len(split.train_labels),
-                                     threads=torch.get_num_threads(),
+                                     threads=torch.get_num_threads(), kernels=kernels(),
                                      cuda=torch.version.cuda if device.type == "cuda" else None))
+
+
+def kernels():
+    """The BLAS and kernel libraries this PyTorch was built with, as torch.__config__ says."""
+    import re
+    build, parallel = torch.__config__.show(), torch.__config__.parallel_info()
+    found = [f"BLAS {m.group(1)}" for m in [re.search(r"BLAS_INFO=(\w+)", build)] if m]
+    found += [m.group(0) for m in [re.search(r"Math Kernel Library Version [\w.]+", parallel),
+                                   re.search(r"MKL-DNN v[\d.]+", build)] if m]
+    return ", ".join(found) or None
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mlpbench import cli, data, model, modes
 from mlpbench.children import LoadMeter, Progress, run_child
-from mlpbench.machine import best_probes, cpu_name, gpu_facts
+from mlpbench.machine import best_probes, cpu_extensions, cpu_name, framework_env, gpu_facts
 from mlpbench.outputs import write_outputs
 from mlpbench.records import EXIT_ERROR, EXIT_OK, Run, RunSpec
 from mlpbench.results import ResultsError, read_results, write_csv, write_meta
@@ -305,7 +305,8 @@ def main(argv=None):
     specs = plan(args)
     meta = {"command": [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)],
             "python": platform.python_version(), "platform": platform.platform(),
-            "cpu": cpu_name(), "cpu_count": os.cpu_count(),
+            "cpu": cpu_name(), "cpu_count": os.cpu_count(), "cpu_extensions": cpu_extensions(),
+            "env": framework_env(),
             "gpu": gpu_facts() if args.device != "cpu" else None,
             "start_time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}

@@ -9,7 +9,7 @@ import numpy as np
 
 from mlpbench import data
 from mlpbench.cli import log
-from mlpbench.machine import peak_rss_bytes
+from mlpbench.machine import cpu_extensions, framework_env, peak_rss_bytes
 from mlpbench.model import flops_per_sample, layer_sizes
 from mlpbench.records import EPOCH_EXTRAS, emit
 
@@ -64,7 +64,8 @@ def start_record(args, framework, version, device, train_samples, **extras):
             "steps_per_epoch": train_samples // args.batch_size, "input": args.input,
             "workers": args.workers if args.input == "loader" else None,
             "compile_cache": args.compile_cache, "layer_sizes": list(layer_sizes(args.hidden)),
-            "flops_per_sample": flops_per_sample(layer_sizes(args.hidden)), **extras}
+            "flops_per_sample": flops_per_sample(layer_sizes(args.hidden)),
+            "cpu_extensions": cpu_extensions(), "env": framework_env(), **extras}
 
 
 def run_epochs(trainer: Trainer, start: dict):

@@ -17,6 +17,34 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+# The CPU features that decide which matmul kernels the frameworks' libraries pick.
+VECTOR_FLAGS = ("sse4_2", "avx", "f16c", "fma", "amx")
+# Environment variables that change what either framework does (threads, kernels, compilers).
+FRAMEWORK_ENV = ("XLA_", "JAX_", "TF_CPP_", "TORCH", "OMP_", "MKL_", "KMP_", "OPENBLAS_",
+                 "CUDA_VISIBLE_DEVICES")
+
+
+def cpu_extensions():
+    """The CPU's vector extensions as /proc/cpuinfo lists them ("avx2", "avx512f", ...), or None
+    where it is not there."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return sorted(x for x in line.split(":", 1)[1].split() if x.startswith(VECTOR_FLAGS))
+    except OSError:
+        pass
+    return None
+
+
+def framework_env():
+    """{name: value} of the environment variables set here that change either framework (an
+    OPENBLAS_CORETYPE slows numpy; XLA_FLAGS, OMP_NUM_THREADS and TORCHINDUCTOR_* change the
+    steps themselves)."""
+    import os
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith(FRAMEWORK_ENV)}
+
+
 def schedulable_cpus():
     """The cores this process may run on: the size of XLA's CPU thread pool (it is sized by
     them; a 2048^3 matmul in JAX kept 1.97 of 2 cores busy)."""

@@ -245,6 +245,22 @@ def probe_readings(probe):
     return f"; the better of {before:.1f} before the runs and {after:.1f} after"
 
 
+def kernel_lines(meta, starts):
+    """What decides the kernels: each framework's libraries, the CPU's vector extensions, and the
+    environment variables set that change either framework. Absent from runs that predate them."""
+    kernels = sorted({f"{FRAMEWORKS[s['framework']]}: {s['kernels']}" for s in starts if s.get("kernels")})
+    extensions = meta.get("cpu_extensions") or next((s["cpu_extensions"] for s in starts
+                                                     if s.get("cpu_extensions")), None)
+    env = {k: v for s in starts for k, v in (s.get("env") or {}).items()} | (meta.get("env") or {})
+    lines = [f"kernels: {'; '.join(kernels)}"] if kernels else []
+    if extensions:
+        lines.append(f"CPU vector extensions: {', '.join(extensions)}")
+    if env:
+        lines.append("environment that changes the frameworks: "
+                     + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))
+    return lines
+
+
 def machine_lines(runs, meta):
     starts = [r.start for r in runs if r.start]
     versions = sorted({f"{FRAMEWORKS[s['framework']]} {s['framework_version']}" for s in starts})
@@ -257,7 +273,7 @@ def machine_lines(runs, meta):
              f"{meta['platform']}, Python {meta['python']}, {', '.join(versions) or 'no run finished'}"
              + (f"; CPU threads: {threads}" if threads else ""),
              f"precision {words(meta['settings']['precision'])}, init {meta['settings']['init']}",
-             *gpu_lines(meta.get("gpu"), starts),
+             *gpu_lines(meta.get("gpu"), starts), *kernel_lines(meta, starts),
              f"command: `python {' '.join(meta['command'])}`, "
              f"{meta['start_time']} to {meta.get('end_time', '?')}"]
     for framework, probe in meta.get("probes", {}).items():

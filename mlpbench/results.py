@@ -9,11 +9,19 @@ import math
 from pathlib import Path
 
 from mlpbench.fileio import write_atomic
-from mlpbench.records import END_EXTRAS, EPOCH_EXTRAS, EPOCH_FIELDS, START_EXTRAS, Run, RunSpec
+from mlpbench.records import (
+    END_EXTRAS,
+    EPOCH_EXTRAS,
+    EPOCH_FIELDS,
+    MACHINE_EXTRAS,
+    START_EXTRAS,
+    Run,
+    RunSpec,
+)
 
 # The model's hidden widths as one cell ("512x512"), then the start record's fields.
 START_COLUMNS = (("hidden", "seed", "lr", "init", "precision", "device", "device_name", "framework_version")
-                 + tuple(f for f in START_EXTRAS if f != "layer_sizes"))
+                 + tuple(f for f in START_EXTRAS if f not in MACHINE_EXTRAS))
 # 2: every run keeps its start and end records (start_record, end_record).
 META_SCHEMA_VERSION = 2
 RUN_COLUMNS = ("repeat", "arm", "cache", "load_avg_1m", "other_cores", "status", "error")

@@ -37,3 +37,16 @@ def use_fake_trainers(folder, monkeypatch):
     monkeypatch.setenv("FAKE_PID_FILE", str(folder / "hung.pid"))
     monkeypatch.setattr(compare_results.data, "load_mnist", lambda data_dir: None)
     return folder
+
+
+def assert_machine_facts(start, env):
+    """The start record's machine facts: the CPU's vector extensions as /proc/cpuinfo lists them,
+    and the framework-changing environment variables the run had, env among them."""
+    flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("flags")), None) if Path("/proc/cpuinfo").exists() else None
+    if flags is not None:
+        assert start["cpu_extensions"] and set(start["cpu_extensions"]) <= set(flags)
+        assert {"avx2", "fma"} & set(flags) <= set(start["cpu_extensions"])
+        assert not {"fpu", "sse2", "ht"} & set(start["cpu_extensions"])  # vector extensions only
+    assert env.items() <= start["env"].items()
+    assert "PATH" not in start["env"] and "HOME" not in start["env"]

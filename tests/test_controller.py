@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import compare_results
-from mlpbench import modes, results
+from mlpbench import machine, modes, results
 from mlpbench.aggregate import BUSY_CORES, FLOPS_PER_SAMPLE, Config
 from mlpbench.children import LoadMeter
 from mlpbench.formatting import fmt_bytes, fmt_time, label
@@ -280,6 +280,8 @@ def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fak
     assert all(float(r["load_avg_1m"]) >= 0 and float(r["other_cores"]) >= 0 for r in rows)
     meta = json.loads((out / "run_meta.json").read_text())
     assert meta["settings"]["seeds"] == [3, 5]
+    assert meta["cpu_extensions"] == machine.cpu_extensions()  # the machine's, once for all runs
+    assert meta["env"]["CUDA_VISIBLE_DEVICES"] == "" and "PATH" not in meta["env"]
     assert sorted((r["seed"], r["repeat"]) for r in meta["runs"] if r["framework"] == "jax") == [
         (3, 1), (3, 2), (5, 1), (5, 2)]
     summary = (out / "summary.md").read_text()

@@ -7,7 +7,7 @@ import assignment_1JAX as jt
 from mlpbench import data
 from mlpbench.model import shared_init
 
-from helpers import run_script
+from helpers import assert_machine_facts, run_script
 from record_checks import check_records, parse_records
 from reference import cross_entropy, forward, sgd_step
 
@@ -114,6 +114,9 @@ def test_script_emits_valid_records_and_compiles_once(mnist_dir, mode, function)
     start, epochs, end = check_records(parse_records(result.stdout), "jax", mode, 32, 2, 3000)
     assert start["init"] == "native" and start["device"] == "cpu"
     assert start["unroll"] == (1 if mode == "scan" else None)  # the CPU default, recorded
+    # what decides the kernels: XLA's own report, the CPU's extensions, the environment as set
+    assert start["kernels"].startswith("XLA:CPU") and "jaxlib" in start["kernels"]
+    assert_machine_facts(start, {"JAX_LOG_COMPILES": "1", "JAX_PLATFORMS": "cpu"})
     assert epochs[1]["train_loss"] < epochs[0]["train_loss"]
     assert epochs[1]["val_acc"] > 0.8  # it learns: 3,000 images, 2 epochs, lr 0.1
     assert "epoch 2/2" in result.stderr

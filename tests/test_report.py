@@ -429,6 +429,21 @@ def test_tf32_is_weighed_against_strict_fp32_and_never_against_the_other_framewo
     assert "`--precision highest tf32`" in text
 
 
+def test_machine_section_names_the_kernels_the_cpu_extensions_and_the_environment():
+    runs = [make_run("jax", "step"), make_run("pytorch", "eager")]
+    runs[0].records[0].update(kernels="XLA:CPU (cpu, pjrt_ifrt), jaxlib 0.10.2", env={"XLA_FLAGS": "--x"})
+    runs[1].records[0].update(kernels="BLAS mkl", env={"OMP_NUM_THREADS": "1"})
+    meta = make_meta()
+    meta.update(cpu_extensions=["avx2", "fma"], env={"OPENBLAS_CORETYPE": "Haswell"})
+    lines = report.summary(runs, meta).splitlines()
+    assert "- kernels: JAX: XLA:CPU (cpu, pjrt_ifrt), jaxlib 0.10.2; PyTorch: BLAS mkl" in lines
+    assert "- CPU vector extensions: avx2, fma" in lines
+    assert ("- environment that changes the frameworks: OMP_NUM_THREADS=1, OPENBLAS_CORETYPE=Haswell, "
+            "XLA_FLAGS=--x") in lines
+    earlier = summary([make_run("jax", "step")]).splitlines()  # recorded before these facts
+    assert not any(line.startswith(("- kernels", "- CPU vector", "- environment")) for line in earlier)
+
+
 def test_machine_section_names_the_gpu_driver_and_each_frameworks_cuda():
     runs = [make_run("jax", "scan", device="gpu"), make_run("pytorch", "eager", device="gpu")]
     runs[0].records[0]["cuda"], runs[1].records[0]["cuda"] = "cuda 13000", "13.0"

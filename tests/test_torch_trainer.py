@@ -6,7 +6,7 @@ import torch.nn.functional as F
 import assignment_1TORCH as tt
 from mlpbench.model import shared_init
 
-from helpers import run_script
+from helpers import assert_machine_facts, run_script
 from record_checks import check_records, parse_records
 from reference import cross_entropy, forward, sgd_step
 from torch_layout import model_params, shared_model
@@ -106,6 +106,8 @@ def test_script_emits_valid_records(mnist_dir, mode):
     start, epochs, end = check_records(parse_records(result.stdout), "pytorch", mode, 32, 2, 3000)
     assert start["init"] == "native" and start["device"] == "cpu"
     assert start["threads"] == torch.get_num_threads()
+    assert start["kernels"].startswith("BLAS ")  # as torch.__config__ says: mkl, openblas, ...
+    assert_machine_facts(start, {"CUDA_VISIBLE_DEVICES": ""})
     assert epochs[1]["train_loss"] < epochs[0]["train_loss"]
     assert epochs[1]["val_acc"] > 0.8
     assert all(e["recompiles"] is None for e in epochs)  # eager compiles nothing to count
