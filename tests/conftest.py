@@ -1,6 +1,4 @@
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -8,12 +6,8 @@ import pytest
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-# The scripts and the mlpbench package live at the repository's top level.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from mlpbench import data  # noqa: E402
-
-from helpers import real_mnist_dir, use_fake_trainers  # noqa: E402
+from mlpbench import data  # noqa: E402  (after the environment above)
+from support.helpers import real_mnist_dir, use_fake_trainers  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -31,5 +25,5 @@ def split(mnist_dir):
 
 @pytest.fixture
 def fake_trainers(tmp_path, monkeypatch):
-    """Both frameworks served by tests/fake_trainer.py, under the trainers' file names."""
+    """Both frameworks served by tests/support/fake_trainer.py, under the trainers' file names."""
     return use_fake_trainers(tmp_path, monkeypatch)

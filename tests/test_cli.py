@@ -6,8 +6,7 @@ import re
 import pytest
 
 from mlpbench import cli, data, model
-
-from helpers import run_script
+from support.helpers import run_script
 
 SCRIPTS = ("assignment_1JAX.py", "assignment_1TORCH.py")
 BAD_FLAGS = [

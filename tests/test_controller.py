@@ -17,9 +17,8 @@ from mlpbench.aggregate import BUSY_CORES, FLOPS_PER_SAMPLE, Config
 from mlpbench.children import LoadMeter
 from mlpbench.formatting import fmt_bytes, fmt_time, label
 from mlpbench.model import shared_init
-
-import reference
-from helpers import ROOT
+from support import reference
+from support.helpers import ROOT
 
 
 def read_csv(path):
@@ -180,7 +179,7 @@ def test_warm_runs_read_the_cache_the_fill_runs_wrote(benchmark):
 # --- the controller's own logic, with a fake trainer ------------------------------------
 
 def behaviours(monkeypatch, by_batch):
-    """What the fake trainer's run of each batch size does (tests/fake_trainer.py)."""
+    """What the fake trainer's run of each batch size does (tests/support/fake_trainer.py)."""
     monkeypatch.setenv("FAKE_BEHAVIOURS", json.dumps({str(b): what for b, what in by_batch.items()}))
 
 

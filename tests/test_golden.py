@@ -5,10 +5,9 @@ import csv
 import io
 
 from mlpbench import report, results
-
-from fabricate import golden_meta as meta
-from fabricate import golden_scenario as scenario
-from goldens import check_golden
+from support.fabricate import golden_meta as meta
+from support.fabricate import golden_scenario as scenario
+from support.goldens import check_golden
 
 
 def test_summary_is_the_golden_one():

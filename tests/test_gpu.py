@@ -11,10 +11,9 @@ import pytest
 
 from mlpbench import data
 from mlpbench.model import shared_init
-
-import reference
-from helpers import real_mnist_dir, run_script
-from record_checks import parse_records
+from support import reference
+from support.helpers import real_mnist_dir, run_script
+from support.record_checks import parse_records
 
 N, BATCH, EPOCHS, LR = 5000, 32, 2, 0.1  # the parity test's run
 TORCH_MODES = ("cudagraph", "fullgraph", "fullgraph-cudagraph")

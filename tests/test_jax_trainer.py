@@ -6,10 +6,9 @@ import pytest
 import assignment_1JAX as jt
 from mlpbench import data
 from mlpbench.model import shared_init
-
-from helpers import assert_machine_facts, run_script
-from record_checks import check_records, parse_records
-from reference import cross_entropy, forward, sgd_step
+from support.helpers import assert_machine_facts, run_script
+from support.record_checks import check_records, parse_records
+from support.reference import cross_entropy, forward, sgd_step
 
 jax.config.update("jax_default_matmul_precision", "highest")
 

@@ -6,10 +6,9 @@ import pytest
 
 from mlpbench import data
 from mlpbench.model import shared_init
-
-import reference
-from helpers import run_script
-from record_checks import check_records, parse_records
+from support import reference
+from support.helpers import run_script
+from support.record_checks import check_records, parse_records
 
 
 def test_torchvision_layout_is_built_from_verified_files_without_network(mnist_dir, tmp_path, monkeypatch):

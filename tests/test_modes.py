@@ -1,7 +1,6 @@
 """The one table of modes: consistent in itself, and the same as docs/design.md says."""
 from mlpbench import modes
-
-from helpers import ROOT
+from support.helpers import ROOT
 
 
 def yes(flag):

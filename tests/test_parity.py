@@ -9,12 +9,11 @@ import assignment_1JAX as jt
 import assignment_1TORCH as tt
 from mlpbench import data
 from mlpbench.model import shared_init
-
-import reference
-from goldens import assert_records_match_golden
-from helpers import run_script
-from record_checks import parse_records
-from torch_layout import model_params, shared_model
+from support import reference
+from support.goldens import assert_records_match_golden
+from support.helpers import run_script
+from support.record_checks import parse_records
+from support.torch_layout import model_params, shared_model
 
 jax.config.update("jax_default_matmul_precision", "highest")
 

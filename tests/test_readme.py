@@ -2,7 +2,7 @@
 appears in one of the runs or docs that point links to, and every link leads to a file."""
 import re
 
-from helpers import ROOT
+from support.helpers import ROOT
 
 LINK = re.compile(r"\]\(([^)#\s]+)")
 # A figure: a decimal, or a whole number with its unit ("1.55x", "42.5 ms", "0.0002", "85%").

@@ -11,8 +11,7 @@ from mlpbench import model, report, sweep
 from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats
 from mlpbench.comparison import EQUIVALENCE, FASTER, NOT_ENOUGH, WITHIN_NOISE
 from mlpbench.formatting import fmt_time, label
-
-from fabricate import make_meta, make_run
+from support.fabricate import make_meta, make_run
 
 
 def summary(runs, **settings):

@@ -1,6 +1,6 @@
 """summary.json against its documented schema (docs/design.md, "summary.json") and against the CSV
 it was computed from; a results folder rebuilt with `--from`; an A/A benchmark with `--aa`. Real
-controller runs over the fake trainer (tests/fake_trainer.py): every process times differently."""
+controller runs over the fake trainer (tests/support/fake_trainer.py): every process times differently."""
 import csv
 import json
 import math
@@ -16,9 +16,9 @@ import compare_results
 from mlpbench import model, report, results
 from mlpbench.comparison import VERDICTS, verdict_of
 from mlpbench.inference import log_ratio
-
-from fabricate import golden_meta, golden_scenario, make_run
-from helpers import use_fake_trainers
+from support.fabricate import golden_meta, golden_scenario, make_run
+from support.goldens import GOLDEN
+from support.helpers import use_fake_trainers
 
 NUMBER, TEXT, TEXTS, OPTIONAL_NUMBER = (int, float), str, list, (int, float, type(None))
 COMPARISON = {"fast": TEXT, "slow": TEXT, "fast_config": dict, "slow_config": dict, "fast_steady_s": NUMBER,
@@ -207,7 +207,7 @@ def test_a_golden_runs_summary_is_rebuilt_from_its_written_files(tmp_path):
     assert [known(r.records) for r in back] == [known(r.records) for r in runs]
     assert [(r.spec, r.error, r.other_cores) for r in back] == [(r.spec, r.error, r.other_cores)
                                                                 for r in runs]
-    assert report.summary(back, back_meta) == (Path(__file__).parent / "golden" / "summary.md").read_text()
+    assert report.summary(back, back_meta) == (GOLDEN / "summary.md").read_text()
 
 
 def test_aa_runs_one_configuration_as_two_arms_abba_and_weighs_them(fake_trainers):

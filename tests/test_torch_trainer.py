@@ -5,11 +5,10 @@ import torch.nn.functional as F
 
 import assignment_1TORCH as tt
 from mlpbench.model import shared_init
-
-from helpers import assert_machine_facts, run_script
-from record_checks import check_records, parse_records
-from reference import cross_entropy, forward, sgd_step
-from torch_layout import model_params, shared_model
+from support.helpers import assert_machine_facts, run_script
+from support.record_checks import check_records, parse_records
+from support.reference import cross_entropy, forward, sgd_step
+from support.torch_layout import model_params, shared_model
 
 
 def test_module_shapes_and_shared_layout():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlpbench import data
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def real_mnist_dir():
@@ -27,12 +27,12 @@ def run_script(script, *args, timeout=300, env=None):
 
 
 def use_fake_trainers(folder, monkeypatch):
-    """Both frameworks served by tests/fake_trainer.py, copied into folder under the trainers'
+    """Both frameworks served by tests/support/fake_trainer.py, copied into folder under the trainers'
     file names; MNIST is not loaded. Returns folder."""
     import compare_results
     for framework in compare_results.SCRIPTS:
         fake = folder / f"{framework}_fake.py"
-        shutil.copy(ROOT / "tests" / "fake_trainer.py", fake)
+        shutil.copy(ROOT / "tests" / "support" / "fake_trainer.py", fake)
         monkeypatch.setitem(compare_results.SCRIPTS, framework, str(fake))
     monkeypatch.setenv("FAKE_PID_FILE", str(folder / "hung.pid"))
     monkeypatch.setattr(compare_results.data, "load_mnist", lambda data_dir: None)
