@@ -19,7 +19,8 @@ def check_golden(name, text):
 
 
 TIMING = {"epoch_time_s", "first_step_s", "samples_per_s", "eval_time_s", "total_time_s", "jit_trace_s",
-          "jit_lower_s", "jit_compile_s", "peak_rss_bytes", "framework_version", "device_name", "threads"}
+          "jit_lower_s", "jit_compile_s", "peak_rss_bytes", "framework_version", "device_name", "threads",
+          "kernels", "cpu_extensions", "env"}  # the machine's, not the code's
 
 
 def assert_records_match_golden(name, records):
