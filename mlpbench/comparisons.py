@@ -3,8 +3,7 @@
 TF32 against strict fp32, and A/A arms (docs/design.md, "Statistics and findings")."""
 from mlpbench import modes
 from mlpbench.comparison import Finding, comparable, compare, fastest, finding
-from mlpbench.findings import setting_note
-from mlpbench.formatting import fmt_time, label
+from mlpbench.formatting import fmt_time, label, setting_note
 
 
 def setting(c):

@@ -16,7 +16,7 @@ from mlpbench.aggregate import (
     representative,
 )
 from mlpbench.comparison import comparable, compare, fastest, finding
-from mlpbench.formatting import fmt, fmt_time, label, width_note
+from mlpbench.formatting import fmt, fmt_time, label, setting_note
 from mlpbench.inference import paired_difference
 from mlpbench.modes import FRAMEWORKS
 
@@ -66,15 +66,6 @@ def noise_warnings(runs, stats, cpu_count):
                    + ". The machine's speed moved during these runs; each speed finding resting on them "
                    "says so.")
     return out
-
-
-def precision_note(precision):
-    return " (tf32)" if precision == "tf32" else ""
-
-
-def setting_note(precision, hidden):
-    """What a finding's runs share beyond the batch size, where it is not the default."""
-    return width_note(hidden) + precision_note(precision)
 
 
 def by_setting(config):

@@ -37,6 +37,15 @@ def width_note(hidden):
     return f", hidden {'x'.join(map(str, hidden))}"
 
 
+def precision_note(precision):
+    return " (tf32)" if precision == "tf32" else ""
+
+
+def setting_note(precision, hidden):
+    """What a finding's runs share beyond the batch size, where it is not the default."""
+    return width_note(hidden) + precision_note(precision)
+
+
 def model_name(hidden):
     """784-512-512-10."""
     return "-".join(map(str, layer_sizes(hidden)))
