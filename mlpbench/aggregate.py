@@ -38,6 +38,14 @@ class Config(NamedTuple):
     hidden: tuple = HIDDEN
     arm: str | None = None  # "A" or "B" under --aa: one configuration run as two
 
+    def key(self, *fields):
+        """What configurations share when they agree on these fields: a grouping key."""
+        return tuple(getattr(self, f) for f in fields)
+
+    def key_except(self, *fields):
+        """The grouping key of every field but these."""
+        return self.key(*(f for f in self._fields if f not in fields))
+
 
 def config_of(run):
     """A run's configuration; a scan's unroll as its start record gave it, where the

@@ -7,8 +7,8 @@ from mlpbench.formatting import fmt_time, label, setting_note
 
 
 def setting(c):
-    """What two configurations must share to be weighed against each other."""
-    return c.batch, c.input, c.cache, c.precision, c.hidden, c.arm
+    """What two configurations must share to be weighed against each other: all but the mode."""
+    return c.key_except("framework", "mode", "unroll")
 
 
 def versus_findings(stats):
@@ -38,7 +38,7 @@ def unroll_findings(stats):
         if len(rows) < 2 or not all(comparable(rows[0], c, stats) for c in rows):
             continue
         best, base = fastest(rows, stats), rows[0]
-        text = (f"Batch {key[0]}{setting_note(key[3], key[4])}, JAX scan by unroll: "
+        text = (f"Batch {base.batch}{setting_note(base.precision, base.hidden)}, JAX scan by unroll: "
                 + ", ".join(f"{c.unroll or 1}: {fmt_time(stats[c].steady)}" for c in rows)
                 + " per steady epoch; ")
         if best == base:

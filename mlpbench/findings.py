@@ -70,14 +70,15 @@ def noise_warnings(runs, stats, cpu_count):
 
 def by_setting(config):
     """What the accuracy and parity verdicts hold fixed across frameworks and modes."""
-    return config.batch, config.precision, config.hidden
+    return config.key("batch", "precision", "hidden")
 
 
 def speed_findings(stats):
     """The fastest mode of each framework against the other's, per batch size, input,
     precision and model: each comparison changes the framework and nothing else the user set."""
     out = []
-    for (batch, *_), same in group_by(stats, lambda c: (c.batch, c.input, c.precision, c.hidden)).items():
+    groups = group_by(stats, lambda c: c.key("batch", "input", "precision", "hidden"))
+    for (batch, *_), same in groups.items():
         # Warm-cache runs differ from cold ones in epoch 1 only: the steady state is compared cold.
         cache = "cold" if any(c.cache == "cold" for c in same) else "warm"
         best = {f: fastest([c for c in same if c.cache == cache and c.framework == f], stats)

@@ -11,12 +11,12 @@ def jit_share_lines(stats):
     """The JIT overhead as a share of training time, per mode across batch sizes, and which
     way it moves as the batch grows."""
     out = []
-    for name, same in group_by(stats, lambda c: c._replace(batch=0)).items():
+    for same in group_by(stats, lambda c: c.key_except("batch")).values():
         rows = sorted((c.batch, stats[c]) for c in same if stats[c].jit is not None and stats[c].train_time)
         if not rows:
             continue
         shares = [100 * s.jit / s.train_time for _, s in rows]
-        text = f"{label(name)}: JIT overhead " + ", ".join(
+        text = f"{label(same[0])}: JIT overhead " + ", ".join(
             f"{fmt_time(s.jit)} = {share:.1f}% of training at batch {b}"
             for (b, s), share in zip(rows, shares, strict=True))
         if len(rows) > 1:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlpbench.aggregate import group_by
+from mlpbench.aggregate import Config, group_by
 from mlpbench.comparison import NOT_ENOUGH, WITHIN_NOISE, Comparison, Finding, comparable, compare, fastest
 from mlpbench.formatting import fmt_time, label, trend
 from mlpbench.model import flops_per_sample, layer_sizes
@@ -57,7 +57,7 @@ class Cell:
 
 
 def comparable_setting(c):
-    return c.input, c.cache, c.precision
+    return c.key("input", "cache", "precision")
 
 
 def cells(stats, pair=DEFAULT_PAIR):
@@ -122,8 +122,8 @@ def ratio_findings(stats, pair=DEFAULT_PAIR):
 
 @dataclass(frozen=True)
 class Fit:
-    """step time = fixed + FLOPs / rate, fitted across widths for one configuration family."""
-    family: object  # a Config with width and batch aside
+    """step time = fixed + FLOPs / rate, fitted across widths for one framework, mode and batch."""
+    config: Config  # one of the fitted configurations: its framework, mode and settings
     batch: int
     fixed_s: float
     rate: float  # FLOP/s; inf where the time did not grow with the work
@@ -140,7 +140,7 @@ def fits(stats):
     from scipy import stats as sps
     out = []
     keys = [c for c in stats if comparable_setting(c) == ("device", "cold", "highest") and stats[c].steady]
-    for family, members in group_by(keys, lambda c: c._replace(batch=0, hidden=())).items():
+    for members in group_by(keys, lambda c: c.key_except("batch", "hidden")).values():
         for batch, cs in sorted(group_by(members, lambda c: c.batch).items()):
             cs = sorted(cs, key=width)
             if len({width(c) for c in cs}) < 2:
@@ -151,7 +151,7 @@ def fits(stats):
             line = sps.linregress(x, y)
             fixed = max(float(line.intercept), 0.0)  # a negative intercept is no fixed cost
             rate = 1 / line.slope if line.slope > 0 else float("inf")
-            out.append(Fit(family, batch, fixed, rate, float(line.rvalue ** 2) if len(points) > 2 else None,
+            out.append(Fit(cs[0], batch, fixed, rate, float(line.rvalue ** 2) if len(points) > 2 else None,
                            points))
     return out
 
@@ -164,7 +164,7 @@ def fit_findings(stats):
                           f"({100 * f.fixed_share(flops):.0f}% fixed)" for w, flops, _ in f.points)
         rate = f"{f.rate / 1e9:,.0f} GFLOP/s" if np.isfinite(f.rate) else "no rate (time did not grow)"
         fit_quality = f", R² {f.r_squared:.3f}" if f.r_squared is not None else ", two points: exact"
-        out.append(f"{label(f.family, model=False)}, batch {f.batch}: step time = {fmt_time(f.fixed_s)} "
+        out.append(f"{label(f.config, model=False)}, batch {f.batch}: step time = {fmt_time(f.fixed_s)} "
                    f"+ FLOPs / {rate} "
                    f"(fit over widths {', '.join(str(p[0]) for p in f.points)}{fit_quality}); {bound}.")
     return out
@@ -175,12 +175,12 @@ def jit_width_findings(stats):
     the write-up's amortization claim along the second axis."""
     out = []
     keys = [c for c in stats if stats[c].jit is not None and stats[c].train_time]
-    for family, row in group_by(keys, lambda c: c._replace(hidden=())).items():
+    for row in group_by(keys, lambda c: c.key_except("hidden")).values():
         row = sorted(row, key=width)
         if len({width(c) for c in row}) < 2:
             continue
         shares = [100 * stats[c].jit / stats[c].train_time for c in row]
-        out.append(f"{label(family, model=False)}, batch {family.batch}: JIT overhead "
+        out.append(f"{label(row[0], model=False)}, batch {row[0].batch}: JIT overhead "
                    + ", ".join(f"{fmt_time(stats[c].jit)} = {s:.1f}% of training at width {width(c)}"
                                for c, s in zip(row, shares, strict=True))
                    + f"; the share {trend(shares)} as the width grows.")
@@ -191,7 +191,7 @@ def data(stats):
     """The sweep as numbers for summary.json: every cell of the map (both pairs) and every fit."""
     return {"cells": [c.as_dict() for c in cells(stats).values()],
             "fastest_cells": [c.as_dict() for c in cells(stats, pair=None).values()],
-            "fits": [{"framework": f.family.framework, "mode": f.family.mode, "batch": f.batch,
+            "fits": [{"framework": f.config.framework, "mode": f.config.mode, "batch": f.batch,
                       "fixed_s": f.fixed_s, "rate_flops_per_s": f.rate if np.isfinite(f.rate) else None,
                       "r_squared": f.r_squared,
                       "points": [{"width": w, "flops_per_step": x, "s_per_step": y} for w, x, y in f.points]}
