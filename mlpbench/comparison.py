@@ -4,6 +4,7 @@ Every ratio the outputs print, in sentences, tables, summary.json and size_map.p
 Comparison; decisions are taken on its numbers, never on formatted text."""
 from dataclasses import dataclass
 
+from mlpbench.aggregate import Config
 from mlpbench.formatting import fmt_time, label
 from mlpbench.inference import LEVEL, RatioEstimate, log_ratio
 
@@ -38,8 +39,8 @@ class Comparison:
     """Two configurations' steady epochs: `fast` is the side with the lower geometric mean of its
     runs' steady times, `ratio` = slow / fast >= 1. `faster` names a side only when the verdict
     says so."""
-    fast: object  # Config
-    slow: object
+    fast: Config
+    slow: Config
     fast_steady: float  # each side's Avg. Steady State (the runs' geometric mean), as the table shows it
     slow_steady: float
     estimate: RatioEstimate
@@ -152,7 +153,4 @@ class Finding:
 
 def finding(prefix, comparison, suffix=""):
     """A Finding that is one comparison's sentence, after a prefix ("Batch 64: ")."""
-    text = comparison.sentence()
-    if prefix:
-        text = prefix + text
-    return Finding(text + suffix, (comparison,))
+    return Finding(prefix + comparison.sentence() + suffix, (comparison,))

@@ -6,15 +6,27 @@ import sys
 import time
 
 
-def cpu_name():
+def proc_field(path, key):
+    """The text after the colon on the first line of a /proc file that starts with key; None
+    where the file or the line is not there (off Linux)."""
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("model name"):
+                if line.startswith(key):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def proc_kib(path, key):
+    """A /proc figure reported in kB ("VmHWM:   459972 kB"), in bytes; None where absent."""
+    text = proc_field(path, key)
+    return int(text.split()[0]) * 1024 if text else None
+
+
+def cpu_name():
+    return proc_field("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
 
 
 # The CPU features that decide which matmul kernels the frameworks' libraries pick.
@@ -27,14 +39,8 @@ FRAMEWORK_ENV = ("XLA_", "JAX_", "TF_CPP_", "TORCH", "OMP_", "MKL_", "KMP_", "OP
 def cpu_extensions():
     """The CPU's vector extensions as /proc/cpuinfo lists them ("avx2", "avx512f", ...), or None
     where it is not there."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return sorted(x for x in line.split(":", 1)[1].split() if x.startswith(VECTOR_FLAGS))
-    except OSError:
-        pass
-    return None
+    flags = proc_field("/proc/cpuinfo", "flags")
+    return sorted(x for x in flags.split() if x.startswith(VECTOR_FLAGS)) if flags is not None else None
 
 
 def framework_env():
@@ -55,13 +61,9 @@ def schedulable_cpus():
 def available_memory():
     """Bytes of memory this machine can give a new process now (Linux's MemAvailable, else the
     free pages), or None where neither is known."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024  # reported in kB
-    except OSError:
-        pass
+    available = proc_kib("/proc/meminfo", "MemAvailable:")
+    if available is not None:
+        return available
     import os
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -71,13 +73,9 @@ def available_memory():
 
 def peak_rss_bytes():
     """The process's peak resident memory in bytes: Linux's VmHWM, else ru_maxrss."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024  # reported in kB
-    except OSError:
-        pass
+    peak = proc_kib("/proc/self/status", "VmHWM:")
+    if peak is not None:
+        return peak
     try:
         import resource
     except ImportError:  # Windows

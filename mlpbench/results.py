@@ -26,8 +26,8 @@ START_COLUMNS = (("hidden", "seed", "lr", "init", "precision", "device", "device
 META_SCHEMA_VERSION = 2
 RUN_COLUMNS = ("repeat", "arm", "cache", "load_avg_1m", "other_cores", "status", "error")
 END_COLUMNS = ("test_loss", "test_acc") + END_EXTRAS
-CSV_COLUMNS = (tuple(f for f in EPOCH_FIELDS + EPOCH_EXTRAS if f != "event")
-               + START_COLUMNS + RUN_COLUMNS + END_COLUMNS)
+EPOCH_COLUMNS = tuple(f for f in EPOCH_FIELDS + EPOCH_EXTRAS if f != "event")
+CSV_COLUMNS = EPOCH_COLUMNS + START_COLUMNS + RUN_COLUMNS + END_COLUMNS
 
 
 def run_columns(run):
@@ -94,7 +94,6 @@ class ResultsError(Exception):
     """A results folder that cannot be read back: one line that says why."""
 
 
-EPOCH_COLUMNS = tuple(f for f in EPOCH_FIELDS + EPOCH_EXTRAS if f != "event")
 RUN_FIELDS = ("error", "stderr_tail", "wall_s", "load_avg_1m", "other_cores")
 
 
