@@ -1,12 +1,11 @@
 """Train an MLP (784-512-512-10 unless --hidden says otherwise) on MNIST with PyTorch: an
-nn.Module and plain SGD, and the same algorithm in torch.func (params as data, as in the JAX
-trainer) for the functional modes.
+nn.Module and plain SGD, as in pytorch/examples' mnist/main.py, and the same algorithm in
+torch.func (params as data, as in the JAX trainer) for the functional modes.
 
-In the style of pytorch/examples mnist/main.py, with the data on the device once and no
-DataLoader in the timed loop unless --input loader asks for one. Below the models, the
-trainer that the shared epoch loop runs (docs/design.md, "Trainers").
+The data is on the device once, with no DataLoader in the timed loop unless --input loader asks
+for one. Below the models and their steps, the harness that the shared epoch loop runs
+(docs/design.md, "Trainers").
 """
-import functools
 import os
 import sys
 import time
@@ -19,7 +18,7 @@ import torch.nn.functional as F
 
 from mlpbench import cli, modes
 from mlpbench.loop import Device, EpochResult, run_epochs, start_record
-from mlpbench.machine import cpu_name, median_seconds, probe_record
+from mlpbench.machine import cpu_name, median_seconds, probe_record, restrict_cpus
 from mlpbench.model import LAYER_SIZES, layer_sizes, shared_init
 from mlpbench.records import emit
 
@@ -43,21 +42,24 @@ def load_shared(model, params):
             layer.bias.copy_(torch.from_numpy(p["b"]))
 
 
-def sgd_step(model, optimizer, x, y, totals):
-    """One SGD step on the batch (x, y); totals = (loss sum, correct count) stay on the device.
-
-    Gradients are cleared by the caller, outside what torch.compile traces."""
+def train_step(model, optimizer, x, y):
+    """One SGD step on the batch (x, y); the loss and the logits, for the running totals."""
+    optimizer.zero_grad(set_to_none=True)
     output = model(x)
     loss = F.cross_entropy(output, y)
     loss.backward()
     optimizer.step()
-    totals[0] += loss.detach()
-    totals[1] += (output.argmax(dim=1) == y).sum()
+    return loss.detach(), output.detach()
 
 
-def train_step(model, optimizer, images, labels, idx, totals):
-    """One SGD step on images[idx], gathered on the device."""
-    sgd_step(model, optimizer, images[idx], labels[idx], totals)
+@torch.no_grad()
+def evaluate(model, images, labels):
+    """Mean loss and accuracy, from an exact count of correct predictions. `model` is the
+    nn.Module, or the functional params' forward pass. (The MLP has no dropout or batch norm,
+    so model.eval() would change nothing.)"""
+    output = model(images)
+    loss = F.cross_entropy(output, labels)
+    return loss.item(), (output.argmax(dim=1) == labels).sum().item() / len(labels)
 
 
 # --- the same algorithm in torch.func, line for line with the JAX trainer (func, fullgraph) ---
@@ -85,38 +87,43 @@ def loss(params, images, labels):
     return F.cross_entropy(logits, labels), logits
 
 
-def func_sgd_step(params, totals, x, y, lr):
-    """One SGD step on the batch (x, y): new params and totals, nothing changed in place."""
+def func_train_step(params, x, y, lr):
+    """One SGD step on the batch (x, y): new params, the loss and the logits; nothing changed in place."""
     grads, (batch_loss, logits) = torch.func.grad_and_value(loss, has_aux=True)(params, x, y)
     params = [{k: p[k] - lr * g[k] for k in p} for p, g in zip(params, grads, strict=True)]
-    correct = (logits.argmax(dim=1) == y).sum()
-    return params, totals + torch.stack((batch_loss.detach(), correct.to(totals.dtype)))
+    return params, batch_loss.detach(), logits.detach()
 
 
-def func_train_step(params, totals, images, labels, idx, lr):
-    """One functional SGD step on images[idx], gathered on the device."""
-    return func_sgd_step(params, totals, images[idx], labels[idx], lr)
+# --- the harness: each mode's step with its running totals, timing, devices and records ---
+
+def batch_totals(loss, logits, y):
+    """A step's (loss, correct count), to add to the running totals on the device: no sync per step."""
+    return torch.stack((loss, (logits.argmax(dim=1) == y).sum().to(loss.dtype)))
+
+
+def batch_data(split_on_device):
+    """One step's (x, y) from its data: rows gathered from the split on the device by their
+    indices, or a loader's batch as it comes."""
+    if split_on_device:
+        images, labels = split_on_device
+        return lambda idx: (images[idx], labels[idx])
+    return lambda x, y: (x, y)
 
 
 class ModuleStep:
-    """One SGD step of the nn.Module per call on one batch's data; `fn` adds to totals."""
+    """One SGD step of the nn.Module per call on one batch's data, adding to the totals in place."""
 
-    def __init__(self, model, optimizer, fn, totals):
-        self.model, self.optimizer, self.fn, self.totals = model, optimizer, fn, totals
+    def __init__(self, model, fn, totals):
+        self.model, self.fn, self.totals = model, fn, totals
 
     def __call__(self, *batch):
-        self.optimizer.zero_grad(set_to_none=True)
-        self.fn(*batch, totals=self.totals)
+        self.fn(*batch)
 
     def state(self):
         return [*self.model.parameters(), self.totals]
 
-    @torch.no_grad()
     def logits(self, images):
-        self.model.eval()
-        output = self.model(images)
-        self.model.train()
-        return output
+        return self.model(images)
 
 
 class FunctionalStep:
@@ -139,17 +146,8 @@ class FunctionalStep:
     def state(self):
         return [p[k] for p in self.params for k in p] + [self.totals]
 
-    @torch.no_grad()
     def logits(self, images):
         return batched_predict(self.params, images)
-
-
-@torch.no_grad()
-def evaluate(logits_of, images, labels):
-    """Mean loss and accuracy, from an exact count of correct predictions."""
-    output = logits_of(images)
-    loss = F.cross_entropy(output, labels)
-    return loss.item(), (output.argmax(dim=1) == labels).sum().item() / len(labels)
 
 
 class CudaGraphStep:
@@ -245,7 +243,7 @@ class Trainer:
         totals = self.training.totals
         return EpochResult(totals[0], totals[1], first_step, **figures)
 
-    def evaluate(self, split):
+    def evaluate_split(self, split):
         return evaluate(self.training.logits, *self.data[split])
 
     def device_peak_bytes(self):
@@ -313,26 +311,34 @@ def epoch_batches(args, data, device, sync):
     return index_rows
 
 
-def training_for(args, model, split_on_device, totals):
-    """The mode's step: the module and its optimizer, or the same algorithm on params as data,
-    eager or under torch.compile, over the split on the device or a loader's batches."""
-    mode = modes.mode(args.mode)
+def training_for(mode_name, model, lr, split_on_device, totals):
+    """The mode's step with its totals: the module and its optimizer, or the same algorithm on
+    params as data, eager or under torch.compile (data gathering, step and totals compiled as one),
+    over the split on the device or a loader's batches."""
+    mode, data_of = modes.mode(mode_name), batch_data(split_on_device)
     if mode.paradigm == modes.OBJECT_ORIENTED:
-        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
-        fn = sgd_step if args.input == "loader" else train_step
-        fn = torch.compile(fn) if mode.compiled else fn
-        return ModuleStep(model, optimizer, functools.partial(fn, model, optimizer, *split_on_device), totals)
-    fn = func_sgd_step if args.input == "loader" else func_train_step
-    # fullgraph=True: forward, backward, update and totals are one graph, or compiling fails.
-    fn = torch.compile(fn, fullgraph=True) if mode.compiled else fn
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
 
-    def step(params, totals, *batch):
-        return fn(params, totals, *split_on_device, *batch, args.lr)
-    return FunctionalStep(step, functional_params(model), totals, in_place=mode.gpu_only)
+        def step(*batch):
+            x, y = data_of(*batch)
+            loss, output = train_step(model, optimizer, x, y)
+            totals.add_(batch_totals(loss, output, y))
+        return ModuleStep(model, torch.compile(step) if mode.compiled else step, totals)
+
+    def func_step(params, totals, *batch):
+        x, y = data_of(*batch)
+        params, loss, logits = func_train_step(params, x, y, lr)
+        return params, totals + batch_totals(loss, logits, y)
+    # fullgraph=True: gathering, forward, backward, update and totals are one graph, or compiling fails.
+    fn = torch.compile(func_step, fullgraph=True) if mode.compiled else func_step
+    return FunctionalStep(fn, functional_params(model), totals, in_place=mode.gpu_only)
 
 
 def main(argv=None):
     args = cli.parse_trainer_args(cli.trainer_parser("PyTorch"), argv)
+    if args.threads:
+        restrict_cpus(args.threads)  # as the JAX trainer does, so both run on the same cores
+        torch.set_num_threads(args.threads)
     set_precision(args.precision)
     device, info = select_device(args)
     if args.probe:
@@ -353,7 +359,7 @@ def main(argv=None):
     if args.input == "device":
         data["train"] = put(split.train_images, split.train_labels)
     totals = torch.zeros(2, device=device)  # loss sum, correct count (exact below 2**24)
-    training = training_for(args, model, data.get("train", ()), totals)
+    training = training_for(args.mode, model, args.lr, data.get("train", ()), totals)
     sync()  # uploads and scaling are asynchronous on a GPU: finish them before any clock
     trainer = Trainer(modes.mode(args.mode), training, data, epoch_batches(args, data, device, sync), sync,
                       cache_on=bool(args.compile_cache))

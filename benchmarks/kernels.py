@@ -79,20 +79,13 @@ def torch_steps(batch, n, lr, steps):
     labels = torch.randint(0, 10, (n,), device=device)
     rows = torch.from_numpy(data.batch_order(0, 1, n, batch)[:steps]).long().to(device)
     model = tt.MLP().to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    eager = tt.ModuleStep(model, optimizer,
-                          lambda idx, totals: tt.train_step(model, optimizer, images, labels, idx, totals),
-                          torch.zeros(2, device=device))
-    compiled = torch.compile(tt.func_train_step, fullgraph=True)
 
-    def functional(in_place):
-        return tt.FunctionalStep(lambda p, t, idx: compiled(p, t, images, labels, idx, lr),
-                                 tt.functional_params(model), torch.zeros(2, device=device),
-                                 in_place=in_place)
-    steps = {"pytorch eager": eager, "pytorch fullgraph": functional(False)}
+    def training(mode):  # each mode's step as the trainer builds it, over the split on the device
+        return tt.training_for(mode, model, lr, (images, labels), torch.zeros(2, device=device))
+    steps = {"pytorch eager": training("eager"), "pytorch fullgraph": training("fullgraph")}
     if device.type == "cuda":
-        steps["pytorch cudagraph"] = tt.CudaGraphStep(eager, rows[0])
-        steps["pytorch fullgraph-cudagraph"] = tt.CudaGraphStep(functional(True), rows[0])
+        steps["pytorch cudagraph"] = tt.CudaGraphStep(training("cudagraph"), rows[0])
+        steps["pytorch fullgraph-cudagraph"] = tt.CudaGraphStep(training("fullgraph-cudagraph"), rows[0])
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def runner(step):

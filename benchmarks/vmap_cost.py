@@ -34,11 +34,9 @@ def variants(batch, steps, lr=0.01):
     def eager():
         trainer.load_shared(model, start)
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        totals = torch.zeros(2)
         t0 = time.perf_counter()
         for idx in rows:
-            optimizer.zero_grad(set_to_none=True)
-            trainer.train_step(model, optimizer, images, labels, idx, totals)
+            trainer.train_step(model, optimizer, images[idx], labels[idx])
         return trainer.functional_params(model), time.perf_counter() - t0
 
     def functional(predict):
@@ -50,13 +48,12 @@ def variants(batch, steps, lr=0.01):
 
         def run():
             params = [{k: torch.from_numpy(v) for k, v in layer.items()} for layer in start]
-            totals = torch.zeros(2)
             # loss() looks batched_predict up at each call: swapping it swaps the forward pass only.
             trainer.batched_predict, saved = counted, trainer.batched_predict
             try:
                 t0 = time.perf_counter()
                 for idx in rows:
-                    params, totals = trainer.func_train_step(params, totals, images, labels, idx, lr)
+                    params, _, _ = trainer.func_train_step(params, images[idx], labels[idx], lr)
                 seconds = time.perf_counter() - t0
             finally:
                 trainer.batched_predict = saved

@@ -44,7 +44,7 @@ class Trainer(Protocol):
     def train_epoch(self, batches: Any, epoch: int) -> EpochResult:
         """Train one epoch; return only after the device has finished its work."""
 
-    def evaluate(self, split: str) -> tuple[float, float]:
+    def evaluate_split(self, split: str) -> tuple[float, float]:
         """Mean loss and accuracy on "val" or "test", as host numbers."""
 
     def device_peak_bytes(self) -> int | None:
@@ -83,7 +83,7 @@ def run_epochs(trainer: Trainer, start: dict):
         # Means over the steps taken: the dropped partial batch was never trained on.
         train_loss, train_acc = float(result.loss_sum) / steps, float(result.correct) / (steps * batch)
         t0 = time.perf_counter()
-        val_loss, val_acc = trainer.evaluate("val")
+        val_loss, val_acc = trainer.evaluate_split("val")
         eval_time = time.perf_counter() - t0
         if not math.isfinite(train_loss):
             log(f"warning: train loss is {train_loss} in epoch {epoch}: the run diverged (lr {start['lr']})")
@@ -95,7 +95,7 @@ def run_epochs(trainer: Trainer, start: dict):
               "eval_time_s": eval_time, **{k: getattr(result, k) for k in EPOCH_EXTRAS}})
         log(f"{framework} {mode} B={batch} epoch {epoch}/{epochs}: {epoch_time:.3f} s, "
             f"train loss {train_loss:.4f}, val acc {val_acc:.4f}")
-    test_loss, test_acc = trainer.evaluate("test")
+    test_loss, test_acc = trainer.evaluate_split("test")
     emit({"event": "end", "test_loss": test_loss, "test_acc": test_acc,
           "total_time_s": time.perf_counter() - t_total,
           "peak_rss_bytes": peak_rss_bytes(), "peak_device_bytes": trainer.device_peak_bytes()})

@@ -38,7 +38,7 @@ class FakeTrainer:
         return loop.EpochResult(2.0 * STEPS * epoch, 0.5 * STEPS * BATCH, first_step_s=0.25 * epoch,
                                 recompiles=0)
 
-    def evaluate(self, split):
+    def evaluate_split(self, split):
         self.calls.append(("evaluate", split))
         self.clock.now += EVAL_S
         return EVALS[split]

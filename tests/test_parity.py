@@ -41,8 +41,8 @@ def test_parameters_agree_after_an_epoch(split):
     t_labels = torch.from_numpy(split.train_labels[:n])
     totals = torch.zeros(2)
     for idx in torch.from_numpy(batches).long():
-        optimizer.zero_grad(set_to_none=True)
-        tt.train_step(model, optimizer, t_images, t_labels, idx, totals)
+        x, y = t_images[idx], t_labels[idx]
+        totals += tt.batch_totals(*tt.train_step(model, optimizer, x, y), y)
 
     worst = max(np.abs(np.asarray(p[k]) - t[k]).max()
                 for p, t in zip(params, model_params(model), strict=True) for k in ("w", "b"))
@@ -96,9 +96,10 @@ def test_frameworks_agree_at_another_model_from_a_shared_start(split):
     functional = [{k: torch.from_numpy(v) for k, v in p.items()} for p in start]
     f_totals = torch.zeros(2)
     for idx in torch.from_numpy(order).long():
-        optimizer.zero_grad(set_to_none=True)
-        tt.train_step(model, optimizer, t_images, t_labels, idx, totals)
-        functional, f_totals = tt.func_train_step(functional, f_totals, t_images, t_labels, idx, lr)
+        x, y = t_images[idx], t_labels[idx]
+        totals += tt.batch_totals(*tt.train_step(model, optimizer, x, y), y)
+        functional, loss, logits = tt.func_train_step(functional, x, y, lr)
+        f_totals += tt.batch_totals(loss, logits, y)
     moved = np.abs(np.asarray(params[0]["w"]) - start[0]["w"]).max()
     for torch_params in (model_params(model), [{k: v.numpy() for k, v in p.items()} for p in functional]):
         assert len(torch_params) == 4

@@ -40,9 +40,8 @@ def test_one_sgd_step_is_a_hand_computation():
     images = rng.random((40, 784), dtype=np.float32)
     labels = rng.integers(0, 10, 40)
     idx = np.array([3, 17, 5, 30, 0, 11, 22, 9])
-    totals = torch.zeros(2)
-    tt.train_step(model, optimizer, torch.from_numpy(images), torch.from_numpy(labels),
-                  torch.from_numpy(idx), totals)
+    x, y = torch.from_numpy(images[idx]), torch.from_numpy(labels[idx])
+    totals = tt.batch_totals(*tt.train_step(model, optimizer, x, y), y)
     expected = sgd_step(shared_init(3), images[idx], labels[idx], lr=0.5)
     for got, want in zip(model_params(model), expected, strict=True):
         np.testing.assert_allclose(got["w"], want["w"], atol=2e-6)
@@ -65,8 +64,9 @@ def test_one_functional_step_is_a_hand_computation_and_changes_nothing_in_place(
     labels = rng.integers(0, 10, 40)
     idx = np.array([3, 17, 5, 30, 0, 11, 22, 9])
     totals = torch.tensor([1.5, 2.0])
-    new, new_totals = tt.func_train_step(params, totals, torch.from_numpy(images), torch.from_numpy(labels),
-                                         torch.from_numpy(idx), 0.5)
+    x, y = torch.from_numpy(images[idx]), torch.from_numpy(labels[idx])
+    new, loss, logits = tt.func_train_step(params, x, y, 0.5)
+    new_totals = totals + tt.batch_totals(loss, logits, y)
     expected = sgd_step(shared_init(3), images[idx], labels[idx], lr=0.5)
     for got, want in zip(new, expected, strict=True):
         np.testing.assert_allclose(got["w"].numpy(), want["w"], atol=2e-6)
@@ -84,11 +84,14 @@ def test_in_place_functional_step_writes_into_the_same_tensors():
     """What a CUDA graph replays: the same addresses read and written every step."""
     params = [{k: torch.from_numpy(v.copy()) for k, v in p.items()} for p in shared_init(5)]
     images, labels = torch.rand(64, 784), torch.randint(0, 10, (64,))
-    step = tt.FunctionalStep(lambda p, t, idx: tt.func_train_step(p, t, images, labels, idx, 0.1),
-                             params, torch.zeros(2), in_place=True)
+
+    def func_step(p, t, idx):
+        new, loss, logits = tt.func_train_step(p, images[idx], labels[idx], 0.1)
+        return new, t + tt.batch_totals(loss, logits, labels[idx])
+    step = tt.FunctionalStep(func_step, params, torch.zeros(2), in_place=True)
     before = [t.data_ptr() for t in step.state()]
-    reference = tt.FunctionalStep(lambda p, t, idx: tt.func_train_step(p, t, images, labels, idx, 0.1),
-                                  [{k: v.clone() for k, v in p.items()} for p in params], torch.zeros(2))
+    reference = tt.FunctionalStep(func_step, [{k: v.clone() for k, v in p.items()} for p in params],
+                                  torch.zeros(2))
     for idx in torch.arange(64).reshape(4, 16):
         step(idx)
         reference(idx)
