@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlpbench import cli, data, model, modes
+from mlpbench import cli, data, model, modes, saved
 from mlpbench.children import LoadMeter, Progress, run_child
+from mlpbench.fileio import write_atomic
 from mlpbench.machine import best_probes, cpu_extensions, cpu_name, framework_env, gpu_facts
 from mlpbench.outputs import write_outputs
 from mlpbench.records import EXIT_ERROR, EXIT_OK, Run, RunSpec
@@ -44,9 +45,10 @@ def parse_args(argv=None):
                         help="batch sizes to run (default: %(default)s)")
     parser.add_argument("--frameworks", nargs="+", choices=tuple(modes.FRAMEWORKS),
                         default=["jax", "pytorch"], help="frameworks to run (default: %(default)s)")
-    parser.add_argument("--modes", nargs="+", default=modes.default_modes(),
+    parser.add_argument("--modes", nargs="+", default=None,
                         help="modes to run, each with the framework that has it; 'all' = every mode "
-                             "this device supports (default: %(default)s)")
+                             f"this device supports (default: {' '.join(modes.default_modes())}, those "
+                             "of --frameworks)")
     parser.add_argument("--widths", type=cli.positive_int, nargs="+", default=[512], metavar="W",
                         help="hidden widths: each runs a 784-W-W-10 model (default: %(default)s)")
     parser.add_argument("--epochs", type=cli.positive_int, default=10,
@@ -75,6 +77,9 @@ def parse_args(argv=None):
     parser.add_argument("--compile-cache", type=Path, default=None, metavar="DIR",
                         help="the cache folder for --cache warm/both (default: OUT_DIR/compile-cache, "
                              "emptied first)")
+    parser.add_argument("--threads", type=cli.positive_int, nargs="+", default=None, metavar="N",
+                        help=f"{cli.THREADS_HELP}: each count runs every configuration (default: every "
+                             "core, not set)")
     cli.add_run_flags(parser, init_default="shared")
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="output folder (default: results, or with --from its folder)")
@@ -84,12 +89,25 @@ def parse_args(argv=None):
     parser.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="DIR",
                         help="run nothing: rewrite DIR's summary and plots from its benchmark_results.csv "
                              "and run_meta.json with this code (into --out-dir when given)")
+    parser.add_argument("--compare", nargs=2, type=Path, default=None, metavar=("OLD", "NEW"),
+                        help="run nothing: weigh two results folders' runs configuration by configuration, "
+                             "after what differs between them (with --out-dir: compare.md and compare.json)")
     parser.add_argument("--timeout", type=cli.positive_float, default=1800.0,
                         help="seconds one run may take before it is killed (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.from_dir is not None and not args.from_dir.is_dir():
         parser.error(f"--from {args.from_dir}: no such folder")
+    if args.compare and (args.from_dir or args.aa):
+        parser.error("--compare runs nothing: it takes no --from or --aa")
+    if args.compare:
+        try:
+            args.out_dir and cli.writable_dir(args.out_dir)
+        except argparse.ArgumentTypeError as e:
+            parser.error(f"--out-dir {e}")
+        return args
     args.out_dir = args.out_dir or args.from_dir or Path("results")
+    if args.modes is None:  # --frameworks jax alone runs JAX's default mode
+        args.modes = [m for m in modes.default_modes() if modes.mode(m).framework in args.frameworks]
     if args.aa:
         if len(args.modes) != 1 or "all" in args.modes or args.modes[0] not in modes.names():
             parser.error("--aa runs one configuration as two arms: give one mode (--modes MODE)")
@@ -106,10 +124,12 @@ def parse_args(argv=None):
             parser.error(f"--compile-cache {e}")
     args.seeds = list(dict.fromkeys(args.seeds)) if args.seeds else [args.seed]
     # A value given twice would plan two identical runs, which no output could tell apart.
-    for name in ("batch_sizes", "widths", "frameworks", "modes", "input", "precision", "unroll", "exclude"):
+    for name in ("batch_sizes", "widths", "frameworks", "modes", "input", "precision", "unroll", "exclude",
+                 "threads"):
         if getattr(args, name):
             setattr(args, name, list(dict.fromkeys(getattr(args, name))))
     cli.check_batch_sizes(parser, args.batch_sizes, args.train_limit)
+    cli.check_threads(parser, args.threads)
     cli.check_memory(parser, [(w, w) for w in args.widths], args.batch_sizes, args.train_limit)
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -172,8 +192,8 @@ def variants(args, batch, input_, framework):
 def plan(args):
     """Every run, in order. Seeds and repeats are outermost, so that drift on a shared machine
     spreads over every configuration alike; inside them the widths rotate (each group of runs
-    starts one width later than the one before) and which framework runs first alternates
-    from group to group, so that drift looks like neither a width nor a framework effect.
+    starts one width later than the one before) and which framework, and which thread count, runs
+    first alternates from group to group, so that drift looks like none of these effects.
     Warm-cache runs come after every cold run and every cache-filling run; a mode that
     compiles nothing runs once, cold, whatever --cache says."""
     caches = {"cold": ["cold"], "warm": ["warm"], "both": ["cold", "warm"]}[args.cache]
@@ -183,10 +203,12 @@ def plan(args):
         turn = block % len(args.widths)
         for width in args.widths[turn:] + args.widths[:turn]:
             order = args.frameworks if groups % 2 == 0 else args.frameworks[::-1]
+            threads = (args.threads or [None])[::1 if groups % 2 == 0 else -1]
             groups += 1
-            for m, precision, unroll in (v for f in order for v in variants(args, batch, input_, f)):
+            for (m, precision, unroll), n in itertools.product(
+                    (v for f in order for v in variants(args, batch, input_, f)), threads):
                 spec = RunSpec(m.framework, m.name, batch, input_, "cold", seed, repeat, precision=precision,
-                               unroll=unroll, hidden=(width, width))
+                               unroll=unroll, hidden=(width, width), threads=n)
                 if "cold" in caches or not m.cacheable:
                     cold.append(spec)
                 if "warm" in caches and m.cacheable:
@@ -216,6 +238,8 @@ def child_command(args, spec, extra=()):
                "--data-dir", str(data.data_dir(args.data_dir)), "--input", spec.input, *extra]
     if spec.unroll is not None:
         command += ["--unroll", str(spec.unroll)]
+    if spec.threads is not None:
+        command += ["--threads", str(spec.threads)]
     command += ["--hidden", *map(str, spec.hidden)]
     if spec.input == "loader":
         command += ["--workers", str(args.workers)]
@@ -231,6 +255,7 @@ def run_label(spec):
     words += [f"unroll {spec.unroll}"] * (spec.unroll is not None)
     words += [f"hidden {'x'.join(map(str, spec.hidden))}"] * (tuple(spec.hidden) != model.HIDDEN)
     words += ["tf32"] * (spec.precision == "tf32")
+    words += [f"{spec.threads} thread(s)"] * bool(spec.threads)
     words += [f"arm {spec.arm}"] * bool(spec.arm)
     words += (["(filling the cache)"] if spec.purpose == "fill"
               else [f"seed {spec.seed}", f"repeat {spec.repeat}"])
@@ -295,6 +320,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.from_dir:
         return rebuild(args)
+    if args.compare:
+        return compare_folders(*args.compare, args.out_dir)
     try:
         data.load_mnist(args.data_dir)  # fetched and verified once, before any run
         if "loader" in args.input:
@@ -345,6 +372,23 @@ def rebuild(args):
     except ResultsError as e:
         cli.fail(str(e))
     print(write_outputs(args.out_dir, runs, meta))
+    return EXIT_OK
+
+
+def compare_folders(old, new, out_dir):
+    """--compare: one line and exit 2 where a folder cannot be read or nothing matches."""
+    try:
+        result = saved.compare_saved(old, new)
+    except saved.SavedError as e:
+        cli.fail(str(e))
+    text = saved.render(result)
+    print(text, end="")
+    if out_dir:
+        write_atomic(out_dir / "compare.md", lambda f: f.write(text.encode()))
+        data = json.dumps(result.as_dict(), indent=1)
+        write_atomic(out_dir / "compare.json", lambda f: f.write(data.encode()))
+    if not result.pairs:
+        cli.fail(f"no configuration of {old} matches one of {new} on {', '.join(result.matched_on)}")
     return EXIT_OK
 
 

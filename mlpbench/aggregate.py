@@ -1,6 +1,7 @@
 """Runs grouped into configurations, and each configuration's figures as a frozen dataclass
 (docs/design.md, "Statistics and findings"): what the report, the findings and the plots all read. No
 inference and no sentences here."""
+import dataclasses
 import statistics
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -28,7 +29,7 @@ NOISY_EPOCHS = 0.20
 
 class Config(NamedTuple):
     """What makes runs comparable repeats of one another: everything but seed and repeat."""
-    batch: int
+    batch_size: int
     framework: str
     mode: str
     input: str = "device"
@@ -37,6 +38,7 @@ class Config(NamedTuple):
     unroll: int | None = None  # scan only
     hidden: tuple = HIDDEN
     arm: str | None = None  # "A" or "B" under --aa: one configuration run as two
+    threads: int | None = None  # --threads: the cores the trainer may use; None, all it was given
 
     def key(self, *fields):
         """What configurations share when they agree on these fields: a grouping key."""
@@ -53,7 +55,7 @@ def config_of(run):
     s = run.spec
     unroll = s.unroll if s.unroll is not None else run.start.get("unroll")
     return Config(s.batch_size, s.framework, s.mode, s.input, s.cache, s.precision, unroll, tuple(s.hidden),
-                  s.arm)
+                  s.arm, s.threads)
 
 
 def steady_time(run):
@@ -130,13 +132,12 @@ def median_of(values):
 @dataclass(frozen=True)
 class ConfigStats:
     """One configuration's figures over its runs. Medians over runs unless said otherwise;
-    None where no run has the figure."""
+    None where no run has the figure. What follows from the fields is a property, and
+    as_dict() writes both, as summary.json documents them."""
     runs: int
     first: float  # epoch 1's time, compilation included
     first_step: float | None
     steadies: tuple  # each run's steady time (median of epochs 2..E)
-    steady: float | None  # the geometric mean of the steadies: the centre the comparisons weigh
-    spread: tuple | None  # (fastest, slowest) steady time across runs, with two runs or more
     val_acc: float  # final epoch
     best_val_acc: float  # the highest of any epoch of any run
     test_acc: float
@@ -157,18 +158,52 @@ class ConfigStats:
     graphs: float | None
     graph_breaks: float | None
     cache_hits: float | None
-    jit: float | None  # first - steady
-    samples_per_s: float | None
-    gflops: float | None
-    peak_pct: float | None  # of the same framework's measured matmul peak
     flops_per_sample: int  # of this configuration's model
+    peak: float | None  # GFLOP/s: the fp32 matmul peak its framework measured on this device
     busy_runs: int  # runs during which other work kept the machine busy (BUSY_CORES)
     steady_epochs: int  # epochs 2..E of all runs
     epoch_spread: float | None  # the largest of the runs' epoch_spread
 
+    DERIVED = ("steady", "spread", "jit", "samples_per_s", "gflops", "peak_pct")
+
+    @property
+    def steady(self):
+        """The geometric mean of the runs' steady times: the centre the comparisons weigh."""
+        return statistics.geometric_mean(self.steadies) if self.steadies else None
+
+    @property
+    def spread(self):
+        """(fastest, slowest) steady time across runs, with two runs or more."""
+        return (min(self.steadies), max(self.steadies)) if len(self.steadies) > 1 else None
+
+    @property
+    def jit(self):
+        return self.first - self.steady if self.steady is not None else None
+
+    @property
+    def samples_per_s(self):
+        return self.samples / self.steady if self.steady else None
+
+    @property
+    def gflops(self):
+        return self.samples_per_s * self.flops_per_sample / 1e9 if self.steady else None
+
+    @property
+    def peak_pct(self):
+        return 100 * self.gflops / self.peak if self.peak and self.gflops else None
+
     @property
     def noisy(self):
         return self.epoch_spread is not None and self.epoch_spread > NOISY_EPOCHS
+
+    def as_dict(self):
+        return {**dataclasses.asdict(self), **{k: getattr(self, k) for k in self.DERIVED}}
+
+    @classmethod
+    def from_dict(cls, d):
+        """The figures as summary.json wrote them (as_dict), read back."""
+        values = {f.name: d[f.name] for f in dataclasses.fields(cls)}
+        return cls(**values | {"steadies": tuple(values["steadies"]), "devices": tuple(values["devices"])})
 
 
 def recompiles_after_first(runs):
@@ -184,32 +219,25 @@ def config_stats(runs, peaks, target, cpu_count=None):
     start = runs[0].start
     reached = [t for t in (time_to_target(r, target) for r in runs) if t]
     first = median_of(e["epoch_time_s"] for e in firsts)
-    steady = statistics.geometric_mean(steadies) if steadies else None
-    samples = start["steps_per_epoch"] * start["batch_size"]
-    samples_per_s = samples / steady if steady else None
-    flops = flops_per_sample(layer_sizes(config_of(runs[0]).hidden))
-    gflops = samples_per_s * flops / 1e9 if steady else None
-    peak = peaks.get(start["framework"], {}).get("gflops")
     stages = {key: median_of(e.get(key) for e in firsts) for key in
               ("jit_trace_s", "jit_lower_s", "jit_compile_s", "compile_s", "graphs", "graph_breaks",
                "cache_hits")}
     return ConfigStats(
         runs=len(runs), first=first, first_step=median_of(e["first_step_s"] for e in firsts),
-        steadies=steadies, steady=steady,
-        spread=(min(steadies), max(steadies)) if len(steadies) > 1 else None,
+        steadies=steadies,
         val_acc=median_of(r.epochs[-1]["val_acc"] for r in runs),
         best_val_acc=max(max(e["val_acc"] for e in r.epochs) for r in runs),
         test_acc=median_of(r.end["test_acc"] for r in runs),
         train_time=median_of(sum(e["epoch_time_s"] for e in r.epochs) for r in runs),
-        samples=samples, steps=start["steps_per_epoch"],
+        samples=start["steps_per_epoch"] * start["batch_size"], steps=start["steps_per_epoch"],
         devices=tuple(sorted({r.start["device"] for r in runs})),
         tta=median_of(t for t, _ in reached), tta_epoch=median_of(e for _, e in reached),
         reached=len(reached),
         recompiles_late=recompiles_after_first(runs),
         peak_rss=median_of(r.end.get("peak_rss_bytes") for r in runs),
         peak_device=median_of(r.end.get("peak_device_bytes") for r in runs),
-        jit=first - steady if steady is not None else None, samples_per_s=samples_per_s, gflops=gflops,
-        peak_pct=100 * gflops / peak if peak and gflops else None, flops_per_sample=flops,
+        flops_per_sample=flops_per_sample(layer_sizes(config_of(runs[0]).hidden)),
+        peak=peaks.get(start["framework"], {}).get("gflops"),
         busy_runs=sum(is_busy(r, cpu_count) for r in runs),
         steady_epochs=sum(len(r.epochs) - 1 for r in runs),
         epoch_spread=max((x for x in map(epoch_spread, runs) if x is not None), default=None), **stages)
@@ -217,11 +245,11 @@ def config_stats(runs, peaks, target, cpu_count=None):
 
 def config_order(config):
     """Where a configuration sits in tables and lists: by batch size, model, input, precision,
-    framework, the modes table's order, cache and unroll; never by the order runs ran in
+    framework, the modes table's order, cache, unroll, arm and threads; never by the order runs ran in
     (which interleaves widths and alternates frameworks on purpose)."""
     framework, mode = list(FRAMEWORKS).index(config.framework), names().index(config.mode)
-    return (config.batch, config.hidden, config.input, config.precision, framework, mode, config.cache,
-            config.unroll or 0, config.arm or "")
+    return (config.batch_size, config.hidden, config.input, config.precision, framework, mode, config.cache,
+            config.unroll or 0, config.arm or "", config.threads or 0)
 
 
 def all_stats(runs, peaks, target, cpu_count=None):

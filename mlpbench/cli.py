@@ -7,7 +7,7 @@ import sys
 import tempfile
 
 from mlpbench import data, model, modes
-from mlpbench.machine import available_memory
+from mlpbench.machine import available_memory, schedulable_cpus
 from mlpbench.records import EXIT_USAGE
 
 INPUTS = ("device", "loader")
@@ -95,6 +95,18 @@ def add_run_flags(parser, init_default):
                         help="DataLoader worker processes for --input loader (default: %(default)s)")
 
 
+THREADS_HELP = ("CPU cores the trainer may run on (its process affinity, which sizes XLA's thread pool, "
+                "and torch.set_num_threads)")
+
+
+def check_threads(parser, counts):
+    """More threads than the cores this process may use would oversubscribe them: refused."""
+    have = schedulable_cpus()
+    for n in counts or ():
+        if n > have:
+            parser.error(f"--threads {n}: this process may use {have} core(s)")
+
+
 def trainer_parser(framework):
     choices = modes.names(framework.lower())
     parser = OneLineParser(description=f"Train an MLP (784-512-512-10 by default) on MNIST with {framework}; "
@@ -119,6 +131,8 @@ def trainer_parser(framework):
     add_run_flags(parser, init_default="native")
     parser.add_argument("--hidden", type=positive_int, nargs="+", default=list(model.HIDDEN), metavar="W",
                         help="hidden layer widths, any number of layers (default: %(default)s)")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help=f"{THREADS_HELP} (default: every core it is given)")
     parser.add_argument("--probe", action="store_true",
                         help="measure the device's fp32 matmul rate, print one record and exit")
     return parser
@@ -133,6 +147,7 @@ def parse_trainer_args(parser, argv=None):
         parser.error("--workers applies to --input loader only")
     if getattr(args, "unroll", None) is not None and args.mode != "scan":
         parser.error(f"--unroll applies to --mode scan only, not {args.mode}")
+    check_threads(parser, [args.threads] if args.threads else [])
     if not args.probe:
         check_memory(parser, [args.hidden], [args.batch_size], args.train_limit)
     return args

@@ -4,7 +4,7 @@ Every ratio the outputs print, in sentences, tables, summary.json and size_map.p
 Comparison; decisions are taken on its numbers, never on formatted text."""
 from dataclasses import dataclass
 
-from mlpbench.aggregate import Config
+from mlpbench.aggregate import NOISY_EPOCHS, Config
 from mlpbench.formatting import fmt_time, label
 from mlpbench.inference import LEVEL, RatioEstimate, log_ratio
 
@@ -48,7 +48,9 @@ class Comparison:
     runs: tuple  # (fast, slow)
     steady_epochs: tuple  # steady epochs behind each side, all runs
     busy_runs: int  # runs on either side during which other work kept the machine busy
-    noisy: tuple  # (config, within-run spread) for each side whose epochs are noisy within a run
+    spreads: tuple  # (fast, slow): each side's largest within-run spread of its steady epochs, or None
+    names: tuple = ()  # (fast, slow) as the sentence names them; by default their labels. Two saved
+    # folders' runs of one configuration (--compare) are named by their folders.
 
     @property
     def ratio(self):
@@ -57,6 +59,18 @@ class Comparison:
     @property
     def interval(self):
         return self.estimate.interval
+
+    @property
+    def noisy(self):
+        """(config, within-run spread) for each side whose epochs are noisy within a run."""
+        return tuple((c, x) for c, x in zip((self.fast, self.slow), self.spreads, strict=True)
+                     if x is not None and x > NOISY_EPOCHS)
+
+    def sides_noisy(self):
+        """(name, spread) of each noisy side."""
+        names = self.names or (label(self.fast), label(self.slow))
+        return [(n, x) for n, x in zip(names, self.spreads, strict=True)
+                if x is not None and x > NOISY_EPOCHS]
 
     @property
     def faster(self):
@@ -70,7 +84,7 @@ class Comparison:
 
     def verdict_phrase(self):
         """The verdict with the side it names: "JAX step faster", "within noise"."""
-        return f"{label(self.faster)} faster" if self.faster else self.verdict
+        return f"{(self.names or (label(self.fast),))[0]} faster" if self.faster else self.verdict
 
     def evidence(self):
         """What the verdict rests on, in brackets after the times."""
@@ -82,7 +96,7 @@ class Comparison:
         return f"{100 * LEVEL:.0f}% interval {lo:.2f}x to {hi:.2f}x over {runs}"
 
     def sentence(self):
-        fast, slow = label(self.fast), label(self.slow)
+        fast, slow = self.names or (label(self.fast), label(self.slow))
         times = f"{fmt_time(self.fast_steady)} vs {fmt_time(self.slow_steady)} per steady epoch"
         if self.verdict == FASTER:
             text = f"{fast} is {self.ratio:.2f}x faster than {slow} ({times}; {self.evidence()})."
@@ -96,23 +110,24 @@ class Comparison:
         if self.busy_runs:
             text += (f" Suspect: the machine was busy during {self.busy_runs} of these "
                      f"{sum(self.runs)} runs.")
-        for config, spread in self.noisy:
-            text += (f" Noisy: {label(config)}'s steady epochs vary within a run "
+        for name, spread in self.sides_noisy():
+            text += (f" Noisy: {name}'s steady epochs vary within a run "
                      f"(interquartile range {100 * spread:.0f}% of the median).")
         return text
 
     def as_dict(self):
         """summary.json's comparison object (docs/design.md, "summary.json")."""
         e = self.estimate
-        return {"fast": label(self.fast), "slow": label(self.slow),
+        fast, slow = self.names or (label(self.fast), label(self.slow))
+        return {"fast": fast, "slow": slow,
                 "fast_config": self.fast._asdict(), "slow_config": self.slow._asdict(),
                 "fast_steady_s": self.fast_steady, "slow_steady_s": self.slow_steady,
                 "ratio": e.ratio, "interval": list(e.interval) if e.interval else None, "level": LEVEL,
                 "method": e.method, "verdict": self.verdict,
-                "faster": label(self.faster) if self.faster else None,
+                "faster": fast if self.faster else None,
                 "ratio_that_excludes_1": e.ratio_that_excludes_1(),
                 "runs": list(self.runs), "steady_epochs": list(self.steady_epochs),
-                "busy_runs": self.busy_runs, "noisy": [label(c) for c, _ in self.noisy],
+                "busy_runs": self.busy_runs, "noisy": [n for n, _ in self.sides_noisy()],
                 "sentence": self.sentence()}
 
 
@@ -123,16 +138,22 @@ def comparable(a, b, stats):
 
 def compare(a, b, stats):
     """The Comparison of configurations a and b (keys of stats, each with a steady time)."""
-    sa, sb = stats[a], stats[b]
+    return weigh(a, stats[a], b, stats[b])
+
+
+def weigh(a, sa, b, sb, names=()):
+    """The Comparison of configuration a, whose figures are sa (a ConfigStats), and b with sb;
+    names: what to call a and b, where their labels would not tell them apart."""
     if sa.steady is None or sb.steady is None:
         raise ValueError(f"{label(a)} or {label(b)} has no steady epoch to compare")
-    fast, slow = (a, b) if sa.steady <= sb.steady else (b, a)
-    estimate, verdict = judge(stats[slow].steadies, stats[fast].steadies)
-    return Comparison(fast, slow, stats[fast].steady, stats[slow].steady, estimate, verdict,
-                      runs=(stats[fast].runs, stats[slow].runs),
-                      steady_epochs=(stats[fast].steady_epochs, stats[slow].steady_epochs),
-                      busy_runs=stats[fast].busy_runs + stats[slow].busy_runs,
-                      noisy=tuple((c, stats[c].epoch_spread) for c in (fast, slow) if stats[c].noisy))
+    sides = [(a, sa, names[:1]), (b, sb, names[1:])]
+    (fast, sf, nf), (slow, ss, ns) = sorted(sides, key=lambda side: side[1].steady)
+    estimate, verdict = judge(ss.steadies, sf.steadies)
+    return Comparison(fast, slow, sf.steady, ss.steady, estimate, verdict, runs=(sf.runs, ss.runs),
+                      steady_epochs=(sf.steady_epochs, ss.steady_epochs),
+                      busy_runs=sf.busy_runs + ss.busy_runs,
+                      spreads=(sf.epoch_spread, ss.epoch_spread),
+                      names=nf + ns)
 
 
 def fastest(configs, stats):

@@ -1,7 +1,8 @@
 """Findings that weigh one thing at a time: every pair of modes that the modes table weighs
 (paradigm against framework, what compiling or a CUDA graph buys), the sweep of scan's unroll,
-TF32 against strict fp32, and A/A arms (docs/design.md, "Statistics and findings")."""
+TF32 against strict fp32, thread counts, and A/A arms (docs/design.md, "Statistics and findings")."""
 from mlpbench import modes
+from mlpbench.aggregate import group_by
 from mlpbench.comparison import Finding, comparable, compare, fastest, finding
 from mlpbench.formatting import fmt_time, label, setting_note
 
@@ -24,7 +25,7 @@ def versus_findings(stats):
             other = fastest([o for o in same if o.mode == versus.other], stats)
             if other is None or not comparable(c, other, stats):
                 continue
-            out.append((c.batch, finding(f"Batch {c.batch}{setting_note(c.precision, c.hidden)}, "
+            out.append((c.batch_size, finding(f"Batch {c.batch_size}{setting_note(c.precision, c.hidden)}, "
                                          f"{versus.changes}: ", compare(c, other, stats))))
     return [f for _, f in sorted(out, key=lambda t: t[0])]
 
@@ -38,7 +39,7 @@ def unroll_findings(stats):
         if len(rows) < 2 or not all(comparable(rows[0], c, stats) for c in rows):
             continue
         best, base = fastest(rows, stats), rows[0]
-        text = (f"Batch {base.batch}{setting_note(base.precision, base.hidden)}, JAX scan by unroll: "
+        text = (f"Batch {base.batch_size}{setting_note(base.precision, base.hidden)}, JAX scan by unroll: "
                 + ", ".join(f"{c.unroll or 1}: {fmt_time(stats[c].steady)}" for c in rows)
                 + " per steady epoch; ")
         if best == base:
@@ -58,7 +59,7 @@ def precision_findings(stats):
             continue
         if s.steady is None or stats[strict].steady is None:
             continue
-        out.append(finding(f"Batch {c.batch}, {label(strict)}, TF32 against strict fp32: ",
+        out.append(finding(f"Batch {c.batch_size}, {label(strict)}, TF32 against strict fp32: ",
                            compare(c, strict, stats),
                            f" Final val accuracy {s.val_acc:.4f} with TF32, "
                            f"{stats[strict].val_acc:.4f} strict."))
@@ -79,6 +80,22 @@ def aa_findings(stats):
         tail = (f" With {c.runs[0]} and {c.runs[1]} runs and this spread, the smallest ratio this machine "
                 f"would call faster is {smallest:.3f}x." if smallest is not None else
                 " With one run a side no ratio can be called faster: run --repeats 3 or more.")
-        out.append(finding(f"Batch {a.batch}{setting_note(a.precision, a.hidden)}, A/A (one configuration "
-                           "as both arms, run A B B A): ", c, tail))
+        out.append(finding(f"Batch {a.batch_size}{setting_note(a.precision, a.hidden)}, A/A (one "
+                           "configuration as both arms, run A B B A): ", c, tail))
+    return out
+
+
+def thread_findings(stats):
+    """Each configuration at its fewest threads against itself at each larger count (--threads):
+    what more cores buy each framework, per batch size."""
+    out = []
+    timed = [c for c in stats if c.threads and stats[c].steady is not None]
+    for same in group_by(timed, lambda c: c.key_except("threads")).values():
+        base, *more = sorted(same, key=lambda c: c.threads)
+        for c in more:
+            if not comparable(base, c, stats):
+                continue
+            name = label(base._replace(threads=None))
+            out.append(finding(f"Batch {c.batch_size}{setting_note(c.precision, c.hidden)}, {name}, "
+                               f"{base.threads} to {c.threads} threads: ", compare(c, base, stats)))
     return out

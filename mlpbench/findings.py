@@ -41,7 +41,7 @@ def peak_warnings(stats):
             if s.peak_pct is not None and s.peak_pct > 100 and c.precision != "tf32"]
     if not over:
         return []
-    where = "; ".join(f"{label(c)}, batch {c.batch}: {s.peak_pct:.0f}%" for c, s in over)
+    where = "; ".join(f"{label(c)}, batch {c.batch_size}: {s.peak_pct:.0f}%" for c, s in over)
     return [f"WARNING: training rates above the measured matmul peak ({where}): the probe under-read this "
             "device, so its framework's \"% of matmul peak\" figures read high."]
 
@@ -62,7 +62,7 @@ def noise_warnings(runs, stats, cpu_count):
         out.append(f"WARNING: noisy measurements: within a run, the steady epochs of {len(noisy)} "
                    f"configuration(s) spread more than {100 * NOISY_EPOCHS:.0f}% of their median "
                    "(interquartile range, the largest of their runs): " + "; ".join(
-                       f"{label(c)}, batch {c.batch}: {100 * s.epoch_spread:.0f}%" for c, s in noisy)
+                       f"{label(c)}, batch {c.batch_size}: {100 * s.epoch_spread:.0f}%" for c, s in noisy)
                    + ". The machine's speed moved during these runs; each speed finding resting on them "
                    "says so.")
     return out
@@ -70,14 +70,14 @@ def noise_warnings(runs, stats, cpu_count):
 
 def by_setting(config):
     """What the accuracy and parity verdicts hold fixed across frameworks and modes."""
-    return config.key("batch", "precision", "hidden")
+    return config.key("batch_size", "precision", "hidden")
 
 
 def speed_findings(stats):
     """The fastest mode of each framework against the other's, per batch size, input,
     precision and model: each comparison changes the framework and nothing else the user set."""
     out = []
-    groups = group_by(stats, lambda c: c.key("batch", "input", "precision", "hidden"))
+    groups = group_by(stats, lambda c: c.key("batch_size", "input", "precision", "hidden", "threads"))
     for (batch, *_), same in groups.items():
         # Warm-cache runs differ from cold ones in epoch 1 only: the steady state is compared cold.
         cache = "cold" if any(c.cache == "cold" for c in same) else "warm"
@@ -126,9 +126,9 @@ def accuracy_findings(groups, settings):
 
 def time_to_accuracy_findings(stats, target, epochs):
     out = []
-    for batch in sorted({c.batch for c in stats}):
-        rows = [(c, s) for c, s in stats.items() if c.batch == batch and c.cache == "cold"] or \
-               [(c, s) for c, s in stats.items() if c.batch == batch]
+    for batch in sorted({c.batch_size for c in stats}):
+        rows = [(c, s) for c, s in stats.items() if c.batch_size == batch and c.cache == "cold"] or \
+               [(c, s) for c, s in stats.items() if c.batch_size == batch]
         done = sorted(((s.tta, c, s) for c, s in rows if s.tta is not None), key=lambda t: t[0])
         if not done:
             best = max(s.best_val_acc for _, s in rows)
@@ -188,7 +188,7 @@ def parity_findings(groups, settings):
             bad = [r["epoch"] for r in run.epochs if not math.isfinite(r["train_loss"])]
             which = f" (seed {run.spec.seed}, repeat {run.spec.repeat})" if len(runs) > 1 else ""
             if bad:
-                out.append(f"{label(c)}, batch {c.batch}{which}: the run DIVERGED, "
+                out.append(f"{label(c)}, batch {c.batch_size}{which}: the run DIVERGED, "
                            f"train loss not finite from epoch {bad[0]} "
                            f"(lr {settings.get('lr')}); its accuracies mean nothing.")
     return out
@@ -200,6 +200,6 @@ def rate_finding(stats, peaks):
         return []
     gflops, c = max(rated)
     peak = peaks.get(c.framework, {}).get("gflops")
-    text = f"Fastest training rate: {gflops:.1f} GFLOP/s ({label(c)}, batch {c.batch})"
+    text = f"Fastest training rate: {gflops:.1f} GFLOP/s ({label(c)}, batch {c.batch_size})"
     return [text + (f", {100 * gflops / peak:.0f}% of the {peak:.0f} GFLOP/s fp32 matmul peak that "
                     f"{FRAMEWORKS[c.framework]} measured on this device." if peak else ".")]

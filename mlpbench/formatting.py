@@ -54,11 +54,16 @@ def model_name(hidden):
 def label(config, model=True):
     """A configuration's name, its batch size aside: "JAX step (loader) (warm cache)"; the
     model's width where it is not 512 (unless a table gives it a column of its own), a scan's
-    unroll where it is not 1, and TF32."""
+    unroll where it is not 1, TF32, and the thread count where --threads set it."""
     text, model_note = modes.mode(config.mode).display, width_note(config.hidden)
     text += f" ({model_note.removeprefix(', ')})" if model and model_note else ""
     text += f" (unroll {config.unroll})" if config.unroll not in (None, 1) else ""
     text += " (tf32)" if config.precision == "tf32" else ""
     return text + "".join([" (loader)"] * (config.input == "loader")
                           + [" (warm cache)"] * (config.cache == "warm")
-                          + [f" (arm {config.arm})"] * bool(config.arm))
+                          + [f" (arm {config.arm})"] * bool(config.arm)
+                          + [f" ({threads_text(config.threads)})"] * bool(config.threads))
+
+
+def threads_text(n):
+    return f"{n} thread" + "s" * (n != 1)

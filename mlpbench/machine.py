@@ -58,6 +58,16 @@ def schedulable_cpus():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+def restrict_cpus(n):
+    """Let this process (and every thread it starts later) run on its first n allowed cores.
+    JAX has no public thread setting: XLA sizes its CPU pool from this affinity when the backend
+    starts (jax-ml/jax#1539), so it must run before the first jax.devices(); PyTorch is
+    restricted alike, and its pool set with torch.set_num_threads as well."""
+    import os
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:n])
+
+
 def available_memory():
     """Bytes of memory this machine can give a new process now (Linux's MemAvailable, else the
     free pages), or None where neither is known."""

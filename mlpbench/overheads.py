@@ -11,8 +11,9 @@ def jit_share_lines(stats):
     """The JIT overhead as a share of training time, per mode across batch sizes, and which
     way it moves as the batch grows."""
     out = []
-    for same in group_by(stats, lambda c: c.key_except("batch")).values():
-        rows = sorted((c.batch, stats[c]) for c in same if stats[c].jit is not None and stats[c].train_time)
+    for same in group_by(stats, lambda c: c.key_except("batch_size")).values():
+        rows = sorted((c.batch_size, stats[c]) for c in same
+                      if stats[c].jit is not None and stats[c].train_time)
         if not rows:
             continue
         shares = [100 * s.jit / s.train_time for _, s in rows]
@@ -46,7 +47,7 @@ def break_even_lines(stats):
         for base in break_even_baselines(c, stats):
             b = stats[base]
             saving, cost = b.steady - s.steady, s.first - b.first
-            head = f"Batch {c.batch}: {label(c)} against {label(base)}: "
+            head = f"Batch {c.batch_size}: {label(c)} against {label(base)}: "
             weighed = compare(c, base, stats)
             # The steady-state ratio and what it rests on: a break-even is only as sure as the saving.
             basis = (f"steady epoch {weighed.ratio_of(c):.2f}x {label(base)}'s, {weighed.verdict_phrase()}: "
@@ -67,7 +68,7 @@ def break_even_lines(stats):
 
 
 def recompile_findings(stats):
-    return [f"{label(c)}, batch {c.batch}: {s.recompiles_late:g} recompilation(s) after epoch 1: "
+    return [f"{label(c)}, batch {c.batch_size}: {s.recompiles_late:g} recompilation(s) after epoch 1: "
             "compile cost counted as steady state (a second input shape, an uncommitted input)."
             for c, s in stats.items() if s.recompiles_late]  # None or 0: nothing to report
 
@@ -81,7 +82,8 @@ def cache_findings(stats):
         k = stats[cold]
         compile_key = "compile_s" if s.compile_s is not None else "jit_compile_s"
         warm_compile, cold_compile = getattr(s, compile_key), getattr(k, compile_key)
-        text = (f"{label(cold)}, batch {c.batch}: first epoch {fmt_time(k.first)} cold, {fmt_time(s.first)} "
+        text = (f"{label(cold)}, batch {c.batch_size}: first epoch {fmt_time(k.first)} cold, "
+                f"{fmt_time(s.first)} "
                 f"with a warm cache ({fmt_time(k.first - s.first)} saved")
         if warm_compile is not None and cold_compile is not None:
             text += f"; compile {fmt_time(cold_compile)} -> {fmt_time(warm_compile)}"
@@ -102,7 +104,7 @@ def loader_findings(stats):
         weighed = compare(c, device, stats)
         sides = {device: "device-resident faster", c: "DataLoader faster"}
         verdict = sides.get(weighed.faster, weighed.verdict)
-        out.append(Finding(f"Batch {c.batch}, {label(device)}: DataLoader input {fmt_time(s.steady)} "
+        out.append(Finding(f"Batch {c.batch_size}, {label(device)}: DataLoader input {fmt_time(s.steady)} "
                            f"vs device-resident {fmt_time(d.steady)} per steady epoch: "
                            f"{'+' if extra >= 0 else '-'}{fmt_time(abs(extra))} "
                            f"per epoch, {extra / s.steps * 1e3:+.2f} ms per step ({s.steps} steps), "

@@ -21,7 +21,7 @@ def curve_configs(groups):
     """One curve per configuration, batch and cache aside: warm-cache runs train exactly as cold ones."""
     chosen = {}
     for c in groups:
-        key = c._replace(batch=0, cache="cold")
+        key = c._replace(batch_size=0, cache="cold")
         if key not in chosen or c.cache == "cold":
             chosen[key] = c
     return chosen
@@ -39,7 +39,7 @@ def training_curves(runs, path, target):
     groups = configs(runs)
     if not groups:
         return
-    batches = sorted({c.batch for c in groups})
+    batches = sorted({c.batch_size for c in groups})
     chosen = curve_configs(groups)
     names = list(chosen)
     colors, handles = styles(list(chosen.values()))
@@ -52,7 +52,7 @@ def training_curves(runs, path, target):
     fig, axes = plt.subplots(len(batches), 2, figsize=(12, height), squeeze=False)
     for row, batch in zip(axes, batches, strict=True):
         for key in names:
-            config = chosen[key]._replace(batch=batch)
+            config = chosen[key]._replace(batch_size=batch)
             if config not in groups:
                 continue
             run = representative(groups[config], seed)
@@ -122,15 +122,15 @@ def epoch_times(runs, path):
     groups = configs(runs)
     if not groups:
         return
-    batches = sorted({c.batch for c in groups})
-    names = list(dict.fromkeys(c._replace(batch=0) for c in groups))
+    batches = sorted({c.batch_size for c in groups})
+    names = list(dict.fromkeys(c._replace(batch_size=0) for c in groups))
     colors, handles = styles(names)
     fig, (ax_time, ax_rate) = plt.subplots(1, 2, figsize=(13, 5.5))
     linestyles = dict(zip(batches, ["-", "--", ":", "-."] * 4, strict=False))
     for config, repeats in groups.items():
         epochs, median, low, high = epoch_band(repeats)
-        style = dict(color=colors[config._replace(batch=0)])
-        ax_time.plot(epochs, median, linestyles[config.batch], marker=MARKERS[config.framework], **style)
+        style = dict(color=colors[config._replace(batch_size=0)])
+        ax_time.plot(epochs, median, linestyles[config.batch_size], marker=MARKERS[config.framework], **style)
         if len(repeats) > 1:
             ax_time.fill_between(epochs, low, high, alpha=0.2, linewidth=0, **style)
     ax_time.set(yscale="log", xlabel="epoch", ylabel="epoch time (s, log scale)",
@@ -143,7 +143,7 @@ def epoch_times(runs, path):
         rates = []
         for batch in batches:
             per_run = [r.start["steps_per_epoch"] * batch / steady_time(r)
-                       for r in groups.get(key._replace(batch=batch), []) if steady_time(r)]
+                       for r in groups.get(key._replace(batch_size=batch), []) if steady_time(r)]
             if per_run:
                 rates.append((batch, statistics.median(per_run), min(per_run), max(per_run)))
         if rates:

@@ -45,6 +45,7 @@ class RunSpec:
     unroll: int | None = None  # scan only; None: the trainer's default for the device
     hidden: tuple = HIDDEN  # the hidden layers' widths
     arm: str | None = None  # "A" or "B" under --aa
+    threads: int | None = None  # --threads: CPU cores the trainer may run on; None, all it is given
 
 
 @dataclass

@@ -1,6 +1,5 @@
 """summary.md and summary.json: the tables and findings computed from the runs' records and the
 machine they ran on. Nothing here is written in advance."""
-import dataclasses
 import json
 import math
 
@@ -23,7 +22,9 @@ def table(header, rows):
 
 
 # summary.json's layout (docs/design.md, "summary.json"); a change of what a field means bumps it.
-SCHEMA_VERSION = 1
+# 2: configurations name the batch size batch_size and carry threads; `setup` holds the machine
+# facts and settings as data, for --compare.
+SCHEMA_VERSION = 2
 
 
 def main_row(c, s, versus_fastest, epochs):
@@ -32,7 +33,8 @@ def main_row(c, s, versus_fastest, epochs):
         steady += f" ({fmt_time(s.spread[0])} to {fmt_time(s.spread[1])})"
     tta = f"{fmt_time(s.tta)} (epoch {s.tta_epoch:g})" if s.tta is not None else f"not in {epochs} epochs"
     ratio = f"{versus_fastest.ratio_of(c):.2f}x" if versus_fastest else "n/a"
-    return [str(c.batch), label(c), fmt_time(s.first), steady, fmt_time(s.jit), fmt(s.samples_per_s, ",.0f"),
+    return [str(c.batch_size), label(c), fmt_time(s.first), steady, fmt_time(s.jit),
+            fmt(s.samples_per_s, ",.0f"),
             fmt(s.gflops, ".1f"), fmt(s.peak_pct, ".1f") + "%", f"{s.val_acc:.4f}", f"{s.test_acc:.4f}", tta,
             fmt_bytes(s.peak_rss), ratio]
 
@@ -45,7 +47,7 @@ def main_table(stats, target, epochs):
     widths = len({c.hidden for c in stats}) > 1
     rows = []
     # all_stats orders configurations by batch size, then model: the table's order.
-    for keys in group_by(stats, lambda c: c.batch).values():
+    for keys in group_by(stats, lambda c: c.batch_size).values():
         for c in keys:
             s = stats[c]
             best = fastest([k for k in keys if k.hidden == c.hidden and comparable(c, k, stats)], stats)
@@ -88,8 +90,8 @@ def compile_table(stats):
     def cell(value, show=fmt_time):
         return "-" if value is None else show(value)  # "-": the mode has no such stage
     rows = []
-    for c, s in sorted(stats.items(), key=lambda kv: kv[0].batch):
-        rows.append([str(c.batch), label(c), fmt_time(s.first_step)]
+    for c, s in sorted(stats.items(), key=lambda kv: kv[0].batch_size):
+        rows.append([str(c.batch_size), label(c), fmt_time(s.first_step)]
                     + [cell(v) for v in (s.jit_trace_s, s.jit_lower_s, s.jit_compile_s, s.compile_s)]
                     + [cell(v, lambda x: f"{x:g}") for v in (s.graphs, s.graph_breaks, s.cache_hits,
                                                               s.recompiles_late)])
@@ -134,7 +136,7 @@ def section(title, findings, table_=None):
 def epochs_text(epochs, stats):
     """How many epochs, of how many samples. The partial last batch is dropped, so an epoch's size
     depends on the batch size: of 50,000 images, 49,984 at batch 64 and 49,152 at 1024."""
-    per_batch = dict(sorted({c.batch: s.samples for c, s in stats.items()}.items()))
+    per_batch = dict(sorted({c.batch_size: s.samples for c, s in stats.items()}.items()))
     if len(set(per_batch.values())) <= 1:
         return f"{epochs} epochs of {next(iter(per_batch.values()), 0):,} samples"
     return f"{epochs} epochs ({', '.join(f'{n:,} samples at batch {b}' for b, n in per_batch.items())})"
@@ -161,6 +163,7 @@ def build(runs, meta):
                 section("One thing at a time: paradigm, framework, compiling, settings",
                         comparisons.versus_findings(stats) + comparisons.unroll_findings(stats)
                         + comparisons.precision_findings(stats)),
+                section("Threads: what more cores buy (--threads)", comparisons.thread_findings(stats)),
                 section("Model width: where the framework stops mattering (size_map.png)",
                         width_findings(stats) if len({c.hidden for c in stats}) > 1 else []),
                 section("The JIT: what it costs and when it pays",
@@ -185,8 +188,8 @@ def build(runs, meta):
             "note": TABLE_NOTE.format(flops=flops_text(stats), target=target),
             "sections": sections,
             "comparisons": [c for s in sections for f in s["findings"] for c in f.comparisons],
-            "machine": machine_lines(runs, meta), "failed": failed,
-            "configurations": [{**c._asdict(), "label": label(c), **dataclasses.asdict(s)}
+            "machine": machine_lines(runs, meta), "setup": setup(runs, meta), "failed": failed,
+            "configurations": [{**c._asdict(), "label": label(c), **s.as_dict()}
                                for c, s in stats.items()],
             "sweep": sweep.data(stats)}
 
@@ -259,6 +262,25 @@ def kernel_lines(meta, starts):
         lines.append("environment that changes the frameworks: "
                      + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))
     return lines
+
+
+def setup(runs, meta):
+    """The machine and the settings the benchmark's runs share, as data: what --compare lists
+    where two results folders differ. Per framework, the values its runs reported."""
+    starts, settings = [r.start for r in runs if r.start], meta["settings"]
+    facts = {"cpu": meta.get("cpu"), "cores": meta.get("cpu_count"),
+             "cpu_extensions": meta.get("cpu_extensions") or [], "gpu": (meta.get("gpu") or {}).get("name"),
+             "python": meta.get("python"), "platform": meta.get("platform")}
+    for framework, name in FRAMEWORKS.items():
+        mine = [s for s in starts if s["framework"] == framework]
+        for field in ("framework_version", "kernels", "threads", "device_name"):
+            facts[f"{name} {field.removeprefix('framework_')}"] = sorted({s[field] for s in mine
+                                                                          if s.get(field) is not None})
+        facts[f"{name} matmul peak GFLOP/s"] = meta.get("probes", {}).get(framework, {}).get("gflops")
+    facts["env"] = {k: v for s in starts for k, v in (s.get("env") or {}).items()} | (meta.get("env") or {})
+    for key in ("epochs", "train_limit", "init", "lr", "seeds", "repeats", "target_acc"):
+        facts[key] = settings.get(key)
+    return facts
 
 
 def machine_lines(runs, meta):

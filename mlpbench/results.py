@@ -117,7 +117,7 @@ def read_rows(path):
 # A run's identity in the CSV: everything that makes a configuration, with seed and repeat.
 # Consecutive runs differ in at least one (two widths of one framework can follow each other).
 KEY_COLUMNS = ("framework", "mode", "batch_size", "hidden", "input", "cache", "precision", "unroll", "arm",
-               "seed", "repeat")
+               "threads", "seed", "repeat")
 
 
 def row_key(row):

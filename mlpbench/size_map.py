@@ -45,7 +45,7 @@ def ratio_panel(ax, grid, axes_, title, span):
 
 def peak_panel(ax, stats, framework, widths, batches):
     """The framework's fraction of its measured matmul peak, its fastest mode per cell."""
-    pct = [[max((s.peak_pct for c, s in stats.items() if c.framework == framework and c.batch == b
+    pct = [[max((s.peak_pct for c, s in stats.items() if c.framework == framework and c.batch_size == b
                  and width(c) == w and s.peak_pct), default=float("nan")) for b in batches] for w in widths]
     ax.imshow(pct, cmap="Greens", norm=LogNorm(1, 100), aspect="auto")
     for i in range(len(widths)):
@@ -61,7 +61,7 @@ def size_map(runs, path, peaks):
     widths = sorted({width(c) for c in stats})
     if len(widths) < 2:
         return
-    batches = sorted({c.batch for c in stats})
+    batches = sorted({c.batch_size for c in stats})
     default, fastest = cells(stats), cells(stats, pair=None)
     panels = [(default, "default modes: PyTorch eager / JAX step")]
     if any(default.get(k) is None or (c.jax, c.pytorch) != (default[k].jax, default[k].pytorch)

@@ -27,7 +27,7 @@ def sizes(config):
 class Cell:
     """One (width, batch) cell of the map: PyTorch's steady epoch over JAX's, from their Comparison."""
     width: int
-    batch: int
+    batch_size: int
     jax: object  # the Config of each side
     pytorch: object
     comparison: Comparison
@@ -50,7 +50,7 @@ class Cell:
         return self.comparison.verdict
 
     def as_dict(self):
-        return {"width": self.width, "batch": self.batch, "jax_mode": self.jax.mode,
+        return {"width": self.width, "batch_size": self.batch_size, "jax_mode": self.jax.mode,
                 "pytorch_mode": self.pytorch.mode, "pytorch_over_jax": self.ratio,
                 "pytorch_over_jax_interval": list(self.interval) if self.interval else None,
                 "comparison": self.comparison.as_dict()}
@@ -60,13 +60,20 @@ def comparable_setting(c):
     return c.key("input", "cache", "precision")
 
 
+def most_threads(keys):
+    """With --threads, the map is drawn at the largest thread count (None: all cores, the default)."""
+    counts = {c.threads for c in keys}
+    return None if None in counts or not counts else max(counts)
+
+
 def cells(stats, pair=DEFAULT_PAIR):
     """{(width, batch): Cell} for the given (JAX mode, PyTorch mode), or with pair None the
     fastest mode of each framework in each cell; cold, device-resident, strict fp32 runs."""
     out = {}
     keys = [c for c in stats if comparable_setting(c) == ("device", "cold", "highest")
             and stats[c].steady is not None]
-    for (w, batch), here in sorted(group_by(keys, lambda c: (width(c), c.batch)).items()):
+    keys = [c for c in keys if c.threads == most_threads(keys)]
+    for (w, batch), here in sorted(group_by(keys, lambda c: (width(c), c.batch_size)).items()):
         sides = {framework: fastest([c for c in here if c.framework == framework and mode in (None, c.mode)],
                                     stats)
                  for framework, mode in zip(("jax", "pytorch"), pair or (None, None), strict=True)}
@@ -124,7 +131,7 @@ def ratio_findings(stats, pair=DEFAULT_PAIR):
 class Fit:
     """step time = fixed + FLOPs / rate, fitted across widths for one framework, mode and batch."""
     config: Config  # one of the fitted configurations: its framework, mode and settings
-    batch: int
+    batch_size: int
     fixed_s: float
     rate: float  # FLOP/s; inf where the time did not grow with the work
     r_squared: float | None
@@ -140,8 +147,8 @@ def fits(stats):
     from scipy import stats as sps
     out = []
     keys = [c for c in stats if comparable_setting(c) == ("device", "cold", "highest") and stats[c].steady]
-    for members in group_by(keys, lambda c: c.key_except("batch", "hidden")).values():
-        for batch, cs in sorted(group_by(members, lambda c: c.batch).items()):
+    for members in group_by(keys, lambda c: c.key_except("batch_size", "hidden")).values():
+        for batch, cs in sorted(group_by(members, lambda c: c.batch_size).items()):
             cs = sorted(cs, key=width)
             if len({width(c) for c in cs}) < 2:
                 continue
@@ -164,7 +171,7 @@ def fit_findings(stats):
                           f"({100 * f.fixed_share(flops):.0f}% fixed)" for w, flops, _ in f.points)
         rate = f"{f.rate / 1e9:,.0f} GFLOP/s" if np.isfinite(f.rate) else "no rate (time did not grow)"
         fit_quality = f", R² {f.r_squared:.3f}" if f.r_squared is not None else ", two points: exact"
-        out.append(f"{label(f.config, model=False)}, batch {f.batch}: step time = {fmt_time(f.fixed_s)} "
+        out.append(f"{label(f.config, model=False)}, batch {f.batch_size}: step time = {fmt_time(f.fixed_s)} "
                    f"+ FLOPs / {rate} "
                    f"(fit over widths {', '.join(str(p[0]) for p in f.points)}{fit_quality}); {bound}.")
     return out
@@ -180,7 +187,7 @@ def jit_width_findings(stats):
         if len({width(c) for c in row}) < 2:
             continue
         shares = [100 * stats[c].jit / stats[c].train_time for c in row]
-        out.append(f"{label(row[0], model=False)}, batch {row[0].batch}: JIT overhead "
+        out.append(f"{label(row[0], model=False)}, batch {row[0].batch_size}: JIT overhead "
                    + ", ".join(f"{fmt_time(stats[c].jit)} = {s:.1f}% of training at width {width(c)}"
                                for c, s in zip(row, shares, strict=True))
                    + f"; the share {trend(shares)} as the width grows.")
@@ -191,7 +198,7 @@ def data(stats):
     """The sweep as numbers for summary.json: every cell of the map (both pairs) and every fit."""
     return {"cells": [c.as_dict() for c in cells(stats).values()],
             "fastest_cells": [c.as_dict() for c in cells(stats, pair=None).values()],
-            "fits": [{"framework": f.config.framework, "mode": f.config.mode, "batch": f.batch,
+            "fits": [{"framework": f.config.framework, "mode": f.config.mode, "batch_size": f.batch_size,
                       "fixed_s": f.fixed_s, "rate_flops_per_s": f.rate if np.isfinite(f.rate) else None,
                       "r_squared": f.r_squared,
                       "points": [{"width": w, "flops_per_step": x, "s_per_step": y} for w, x, y in f.points]}

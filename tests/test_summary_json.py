@@ -26,12 +26,12 @@ COMPARISON = {"fast": TEXT, "slow": TEXT, "fast_config": dict, "slow_config": di
               "method": (str, type(None)), "verdict": TEXT, "faster": (str, type(None)),
               "ratio_that_excludes_1": OPTIONAL_NUMBER, "runs": list, "steady_epochs": list, "busy_runs": int,
               "noisy": TEXTS, "sentence": TEXT}
-CONFIG = {"batch": int, "framework": TEXT, "mode": TEXT, "input": TEXT, "cache": TEXT, "precision": TEXT,
-          "unroll": (int, type(None)), "hidden": list, "arm": (str, type(None))}
+CONFIG = {"batch_size": int, "framework": TEXT, "mode": TEXT, "input": TEXT, "cache": TEXT, "precision": TEXT,
+          "unroll": (int, type(None)), "hidden": list, "arm": (str, type(None)), "threads": (int, type(None))}
 SUMMARY = {"schema_version": int, "title": TEXT, "warnings": TEXTS, "settings": TEXT, "table": list,
            "note": TEXT, "sections": list, "machine": TEXTS, "failed": TEXTS, "configurations": list,
-           "comparisons": list, "sweep": dict}
-CELL = {"width": int, "batch": int, "jax_mode": TEXT, "pytorch_mode": TEXT, "pytorch_over_jax": NUMBER,
+           "comparisons": list, "sweep": dict, "setup": dict}
+CELL = {"width": int, "batch_size": int, "jax_mode": TEXT, "pytorch_mode": TEXT, "pytorch_over_jax": NUMBER,
         "pytorch_over_jax_interval": (list, type(None)), "comparison": dict}
 
 
@@ -57,7 +57,9 @@ def check_comparison(c, where):
 def validate(summary):
     """summary.json against docs/design.md's schema, field by field."""
     check_fields(summary, SUMMARY, "summary")
-    assert summary["schema_version"] == report.SCHEMA_VERSION == 1
+    assert summary["schema_version"] == report.SCHEMA_VERSION == 2
+    check_fields(summary["setup"], {"cpu": TEXT, "cores": int, "cpu_extensions": list, "JAX version": list,
+                                    "PyTorch threads": list, "env": dict, "epochs": int}, "setup")
     for i, section in enumerate(summary["sections"]):
         check_fields(section, {"title": TEXT, "findings": list}, f"sections[{i}]")
         for j, finding in enumerate(section["findings"]):
@@ -92,7 +94,7 @@ def steadies_from_csv(rows):
 
 
 def key_of(config):
-    return (config["framework"], config["mode"], config["batch"], config["hidden"][0], config["arm"])
+    return (config["framework"], config["mode"], config["batch_size"], config["hidden"][0], config["arm"])
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +151,7 @@ def test_summary_json_follows_its_schema_and_every_figure_follows_from_the_csv(s
                 for f in ("jax", "pytorch")}
         assert (cell["jax_mode"], cell["pytorch_mode"]) == (best["jax"], best["pytorch"])
         for side in (cell["comparison"]["fast_config"], cell["comparison"]["slow_config"]):
-            assert side["hidden"] == [width, width] and side["batch"] == 100
+            assert side["hidden"] == [width, width] and side["batch_size"] == 100
 
 
 def test_from_rebuilds_a_folders_outputs_with_todays_code(sweep, fake_trainers, tmp_path, capsys):

@@ -26,6 +26,7 @@ class Knobs:
     precision: str = "highest"
     unroll: int | None = None
     hidden: tuple = (512, 512)
+    threads: int | None = None  # --threads
 
 
 def make_run(framework, mode, **knobs):
@@ -35,7 +36,7 @@ def make_run(framework, mode, **knobs):
              "batch_size": k.batch, "epochs": len(k.times), "lr": 0.01, "seed": k.seed, "init": "shared",
              "precision": k.precision, "device": k.device, "device_name": f"fake {k.device}",
              "train_samples": k.steps * k.batch, "steps_per_epoch": k.steps, "input": k.input,
-             "unroll": k.unroll, "layer_sizes": [784, *k.hidden, 10]}
+             "unroll": k.unroll, "layer_sizes": [784, *k.hidden, 10], "threads": k.threads}
     records = [start]
     for epoch, (t, acc, loss) in enumerate(zip(k.times, k.val_accs, train_losses, strict=True), start=1):
         record = {"event": "epoch", "framework": framework, "mode": mode, "batch_size": k.batch,
@@ -51,7 +52,7 @@ def make_run(framework, mode, **knobs):
                     "peak_device_bytes": None, **(k.end or {})})
     assert set(START_FIELDS) - {"event"} <= set(start)
     spec = RunSpec(framework, mode, k.batch, k.input, k.cache, k.seed, k.repeat, precision=k.precision,
-                   unroll=k.unroll, hidden=tuple(k.hidden))
+                   unroll=k.unroll, hidden=tuple(k.hidden), threads=k.threads)
     return Run(spec, records, load_avg_1m=k.load, other_cores=k.other_cores)
 
 

@@ -20,6 +20,7 @@ parser.add_argument("--workers", type=int)
 parser.add_argument("--compile-cache")
 parser.add_argument("--precision", default="highest")
 parser.add_argument("--unroll", type=int)
+parser.add_argument("--threads", type=int)
 parser.add_argument("--probe", action="store_true")
 args, _ = parser.parse_known_args()
 framework = os.path.basename(sys.argv[0]).split("_")[0]
@@ -53,7 +54,7 @@ emit({"event": "start", "framework": framework, "framework_version": "0", "mode"
       "precision": args.precision, "device": "cpu", "device_name": "fake", "train_samples": 1000,
       "steps_per_epoch": 1000 // args.batch_size, "input": args.input, "workers": args.workers,
       "compile_cache": args.compile_cache, "unroll": args.unroll if args.mode == "scan" else None,
-      "pid": os.getpid()})
+      "threads": args.threads or 2, "pid": os.getpid()})
 if behaviour == "oom":  # what the system's out-of-memory killer does: no message, SIGKILL
     os.kill(os.getpid(), signal.SIGKILL)
 if behaviour == "crash":

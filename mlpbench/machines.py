@@ -1,0 +1,148 @@
+"""docs/machines.md: the machines the project's results come from, side by side, written from the
+run folders committed under docs/runs/ (docs/design.md, "Machines"). One section per CPU (or
+GPU): its facts as the runs recorded them, JAX against PyTorch per run, the thread sweep, the
+width map, and the saved comparisons (compare.json) measured on it; then the sections quoted
+from pasted summaries (docs/runs/quoted/*.md) for machines no committed run comes from yet.
+
+    python -m mlpbench.machines docs/runs docs/machines.md
+"""
+import json
+import sys
+from pathlib import Path
+
+from mlpbench.report import SCHEMA_VERSION
+
+FRAMEWORK_NAMES = ("JAX", "PyTorch")
+
+
+def vector_isa(extensions):
+    extensions = set(extensions or [])
+    return ("AVX-512" if "avx512f" in extensions else "AVX2" if "avx2" in extensions
+            else "no AVX2" if extensions else "ISA not recorded")
+
+
+def machine_name(setup):
+    gpu = f", GPU {setup['gpu']}" if setup.get("gpu") else ""
+    return f"{setup['cpu']}, {setup['cores']} cores, {vector_isa(setup['cpu_extensions'])}{gpu}"
+
+
+def machine_key(setup):
+    return setup["cpu"], setup["cores"], tuple(setup["cpu_extensions"] or ()), setup.get("gpu")
+
+
+def read_folders(runs_dir):
+    """[(folder, summary)] of every folder under runs_dir whose summary.json is of today's schema."""
+    out = []
+    for folder in sorted(p for p in Path(runs_dir).iterdir() if (p / "summary.json").is_file()):
+        summary = json.loads((folder / "summary.json").read_text())
+        if summary.get("schema_version") != SCHEMA_VERSION:
+            raise SystemExit(f"error: {folder}/summary.json has schema version {summary.get('schema_version')}: "
+                             f"rebuild it with `python compare_results.py --from {folder}`")
+        out.append((folder, summary))
+    return out
+
+
+def listed(values):
+    return ", ".join(map(str, values)) if isinstance(values, list) else str(values)
+
+
+def facts(summaries):
+    """The machine's facts over its runs: each framework's versions, kernels and threads as they
+    were recorded, and the best matmul peak any run read."""
+    setup = summaries[0]["setup"]
+    rows = [("CPU", f"{setup['cpu']} ({setup['cores']} cores)"),
+            ("vector extensions", listed(setup["cpu_extensions"]) or "not recorded"),
+            ("Python, platform", f"{setup['python']}, {setup['platform']}")]
+    for name in FRAMEWORK_NAMES:
+        for field in ("version", "kernels", "threads"):
+            values = sorted({str(v) for s in summaries for v in s["setup"].get(f"{name} {field}") or []})
+            rows.append((f"{name} {field}", ", ".join(values) or "n/a"))
+        peaks = [s["setup"].get(f"{name} matmul peak GFLOP/s") for s in summaries]
+        peaks = [p for p in peaks if p]
+        if peaks:
+            rows.append((f"{name} fp32 matmul peak", f"{min(peaks):.1f} to {max(peaks):.1f} GFLOP/s over "
+                                                     f"{len(peaks)} runs"))
+    env = {k: v for s in summaries for k, v in s["setup"]["env"].items()}
+    rows.append(("environment", ", ".join(f"{k}={v}" for k, v in sorted(env.items())) or "none set"))
+    return ["| fact | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows]
+
+
+def default_pair(c):
+    """A comparison of JAX step against PyTorch eager, the default modes, at the default model."""
+    modes = {(c[side]["framework"], c[side]["mode"]) for side in ("fast_config", "slow_config")}
+    return (modes == {("jax", "step"), ("pytorch", "eager")}
+            and all(c[side]["hidden"] == [512, 512] and c[side]["input"] == "device"
+                    and c[side]["threads"] is None and c[side]["arm"] is None
+                    for side in ("fast_config", "slow_config")))
+
+
+def verdict_text(c):
+    interval = (f", 95% interval {c['interval'][0]:.2f}x to {c['interval'][1]:.2f}x" if c["interval"]
+                else ", no interval")
+    who = f"{c['faster']} faster" if c["faster"] else c["verdict"]
+    return f"{who}: {c['ratio']:.2f}x ({c['fast']} ahead{interval}, {c['runs'][0]} and {c['runs'][1]} runs)"
+
+
+def machine_section(key, entries, compares):
+    name = machine_name(entries[0][1]["setup"])
+    lines = [f"## {name}", "", *facts([s for _, s in entries]), "", "### Runs", ""]
+    lines += [f"- [{f.name}](runs/{f.name}/summary.md): {s['settings']}" for f, s in entries]
+    lines += ["", "### JAX `step` against PyTorch `eager` (the default command's pair)", ""]
+    pairs = [(f, c) for f, s in entries for c in s["comparisons"] if default_pair(c)]
+    seen = set()
+    for folder, c in pairs:
+        batch = c["fast_config"]["batch_size"]
+        if (folder, batch) not in seen:
+            seen.add((folder, batch))
+            lines.append(f"- batch {batch}, {folder.name}: {verdict_text(c)}")
+    if not pairs:
+        lines.append("- no committed run weighed them")
+    threads = [(f, x) for f, s in entries for sec in s["sections"] if sec["title"].startswith("Threads")
+               for x in sec["findings"]]
+    if threads:
+        lines += ["", "### Threads", ""] + [f"- {x['text']} ({f.name})" for f, x in threads]
+    for folder, s in entries:
+        cells = s["sweep"]["cells"]
+        if len({c["width"] for c in cells}) > 1:
+            lines += ["", f"### Width map ({folder.name}, [size_map.png](runs/{folder.name}/size_map.png))", "",
+                      "| width | batch | PyTorch / JAX | verdict |", "|---|---|---|---|"]
+            lines += [f"| {c['width']} | {c['batch_size']} | {c['pytorch_over_jax']:.2f}x | "
+                      f"{c['comparison']['faster'] or c['comparison']['verdict']} |" for c in cells]
+    for folder, result in compares:
+        lines += ["", f"### {result['new']} against {result['old']} ([{folder.name}](runs/{folder.name}/compare.md))",
+                  ""]
+        lines += [f"- {s['name']}: {listed(s['old'])} in {result['old']}, {listed(s['new'])} in {result['new']}"
+                  for s in result["settings"] if not s["name"].endswith("matmul peak GFLOP/s")]
+        lines += [f"- {p['sentence']}" for p in result["pairs"]]
+    return lines
+
+
+def write(runs_dir, out):
+    runs_dir = Path(runs_dir)
+    folders = read_folders(runs_dir)
+    machines = {}
+    for folder, summary in folders:
+        machines.setdefault(machine_key(summary["setup"]), []).append((folder, summary))
+    compares = {}
+    for path in sorted(runs_dir.glob("*/compare.json")):
+        result = json.loads(path.read_text())
+        old = next((s for f, s in folders if f.name == result["old"]), None)
+        if old is not None:
+            compares.setdefault(machine_key(old["setup"]), []).append((path.parent, result))
+    lines = ["# Machines side by side", "",
+             "Written by `python -m mlpbench.machines docs/runs docs/machines.md` from the run folders "
+             "committed under [docs/runs/](runs/), one section per machine their runs recorded; the "
+             "sections after them are quoted from pasted summaries, for machines no committed run comes "
+             "from yet. Figures of one machine are never set against another's except through "
+             "`compare_results.py --compare`, which says so.", ""]
+    for key, entries in machines.items():
+        lines += machine_section(key, entries, compares.get(key, [])) + [""]
+    for quoted in sorted((runs_dir / "quoted").glob("*.md")):
+        lines += [quoted.read_text().rstrip(), ""]
+    Path(out).write_text("\n".join(lines).rstrip() + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m mlpbench.machines RUNS_DIR OUT.md")
+    write(*sys.argv[1:])

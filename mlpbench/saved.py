@@ -1,0 +1,178 @@
+"""`--compare OLD NEW`: two saved results folders weighed against each other, configuration by
+configuration (docs/design.md, "Comparing saved runs"), as pyperf's compare_to does for its
+JSON files. Each folder is read from its summary.json: the per-run steady times of every
+configuration and the machine facts and settings (`setup`) its runs shared."""
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlpbench.aggregate import Config, ConfigStats, config_order
+from mlpbench.comparison import Comparison, weigh
+from mlpbench.formatting import label
+from mlpbench.report import SCHEMA_VERSION
+
+# The facts that make two folders' runs come from different machines, not just other settings.
+MACHINE_FACTS = ("cpu", "cores", "cpu_extensions", "gpu")
+
+
+class SavedError(Exception):
+    """A folder that cannot be compared: one line that says why."""
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One results folder as --compare reads it."""
+    name: str  # the folder's name, which the sentences use
+    stats: dict  # {Config: ConfigStats}
+    setup: dict
+
+
+def load(folder):
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SavedError(f"{folder}: no such folder")
+    path = folder / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SavedError(f"{folder} has no summary.json: not a results folder (or one from before "
+                         f"summary.json; `--from {folder}` writes one)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SavedError(f"{path}: cannot read it ({e})") from None
+    version = summary.get("schema_version") if isinstance(summary, dict) else None
+    if version != SCHEMA_VERSION:
+        raise SavedError(f"{path} has schema version {version}, this code compares {SCHEMA_VERSION}: "
+                         f"`compare_results.py --from {folder} --out-dir DIR` rewrites it with this code")
+    stats = {}
+    for entry in summary["configurations"]:
+        config = Config(**{f: entry[f] for f in Config._fields})
+        stats[config._replace(hidden=tuple(config.hidden))] = ConfigStats.from_dict(entry)
+    return Saved(folder.resolve().name, stats, summary["setup"])
+
+
+def varying(saved):
+    """The configuration fields whose value differs between configurations of one folder."""
+    return [f for f in Config._fields if len({getattr(c, f) for c in saved.stats}) > 1]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A configuration of OLD and its match in NEW, and their Comparison."""
+    old: Config
+    new: Config
+    comparison: Comparison
+
+    @property
+    def new_over_old(self):
+        """NEW's steady time over OLD's: below 1, NEW is faster."""
+        return self.comparison.ratio_of(self.new)
+
+
+@dataclass(frozen=True)
+class SavedComparison:
+    old: Saved
+    new: Saved
+    matched_on: tuple  # the configuration fields that tell configurations apart
+    settings: tuple  # (name, OLD's value, NEW's value) for each that differs
+    pairs: tuple
+    unmatched_old: tuple
+    unmatched_new: tuple
+
+    @property
+    def different_machines(self):
+        return any(name in MACHINE_FACTS for name, _, _ in self.settings)
+
+    def sentence(self, pair):
+        old, new = pair.old, pair.new
+        differ = [f for f in Config._fields if getattr(old, f) != getattr(new, f)]
+        defaults = {f: Config._field_defaults[f] for f in differ if f in Config._field_defaults}
+        a, b = label(old._replace(**defaults)), label(new._replace(**defaults))
+        what = a if a == b else f"{a} in {self.old.name} against {b} in {self.new.name}"
+        batch = (f"Batch {old.batch_size}" if old.batch_size == new.batch_size
+                 else f"Batch {old.batch_size} in {self.old.name}, {new.batch_size} in {self.new.name}")
+        where = (" Measured on different machines: the ratio is the machines' and the software's together."
+                 if self.different_machines else "")
+        return f"{batch}, {what}: {pair.comparison.sentence()}{where}"
+
+    def as_dict(self):
+        return {"schema_version": SCHEMA_VERSION, "old": self.old.name, "new": self.new.name,
+                "different_machines": self.different_machines, "matched_on": list(self.matched_on),
+                "settings": [{"name": n, "old": o, "new": w} for n, o, w in self.settings],
+                "pairs": [{"old_config": p.old._asdict(), "new_config": p.new._asdict(),
+                           "new_over_old": p.new_over_old,
+                           "comparison": p.comparison.as_dict(),
+                           "sentence": self.sentence(p)} for p in self.pairs],
+                "unmatched": {"old": [label(c) + f", batch {c.batch_size}" for c in self.unmatched_old],
+                              "new": [label(c) + f", batch {c.batch_size}" for c in self.unmatched_new]}}
+
+
+def setting_differences(old, new):
+    """(name, OLD, NEW) for each machine fact, setting and constant configuration field that
+    differs between the folders."""
+    out = []
+    for name in dict.fromkeys([*old.setup, *new.setup]):
+        a, b = old.setup.get(name), new.setup.get(name)
+        if name == "env":
+            for var in sorted(set(a or {}) | set(b or {})):
+                if (a or {}).get(var) != (b or {}).get(var):
+                    out.append((f"env {var}", (a or {}).get(var), (b or {}).get(var)))
+        elif name == "cpu_extensions" and a != b:
+            out.append((name, sorted(set(a or []) - set(b or [])), sorted(set(b or []) - set(a or []))))
+        elif a != b:
+            out.append((name, a, b))
+    moving = set(varying(old)) | set(varying(new))
+    for field in Config._fields:
+        values = [{getattr(c, field) for c in s.stats} for s in (old, new)]
+        if field not in moving and values[0] != values[1] and all(values):
+            out.append((field, *(v.pop() for v in values)))
+    return tuple(out)
+
+
+def compare_saved(old_dir, new_dir):
+    """Raises SavedError."""
+    old, new = load(old_dir), load(new_dir)
+    matched_on = tuple(f for f in Config._fields if f in set(varying(old)) | set(varying(new)))
+    by_key = {c.key(*matched_on): c for c in new.stats}
+    pairs, unmatched_old = [], []
+    for c in sorted(old.stats, key=config_order):
+        match = by_key.pop(c.key(*matched_on), None)
+        if (match is None or old.stats[c].steady is None or new.stats[match].steady is None
+                or old.stats[c].devices != new.stats[match].devices):
+            unmatched_old.append(c)
+            if match is not None:
+                by_key[c.key(*matched_on)] = match
+            continue
+        pairs.append(Pair(c, match, weigh(c, old.stats[c], match, new.stats[match], (old.name, new.name))))
+    return SavedComparison(old, new, matched_on, setting_differences(old, new), tuple(pairs),
+                           tuple(unmatched_old), tuple(sorted(by_key.values(), key=config_order)))
+
+
+def shown(value):
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return "none" if value is None else str(value)
+
+
+def render(result):
+    """The comparison as markdown: what differs, then a line per matched pair, then the unmatched."""
+    old, new = result.old.name, result.new.name
+    lines = [f"# {new} against {old}", ""]
+    if result.different_machines:
+        lines += ["**Different machines**: every ratio below is the machines' and the software's "
+                  "together.", ""]
+    lines += ["## What differs between the folders", ""]
+    for name, a, b in result.settings:
+        if name == "cpu_extensions":
+            lines.append(f"- CPU extensions only in {old}: {shown(a)}; only in {new}: {shown(b)}")
+        else:
+            lines.append(f"- {name}: {shown(a)} in {old}, {shown(b)} in {new}")
+    if not result.settings:
+        lines.append("- nothing recorded: same machine facts and settings")
+    lines += ["", f"## {new} against {old}, configuration by configuration", "",
+              f"Matched on: {', '.join(result.matched_on) or 'nothing (one configuration each)'}.", ""]
+    lines += [f"- {result.sentence(p)}" for p in result.pairs]
+    for side, configs in ((old, result.unmatched_old), (new, result.unmatched_new)):
+        if configs:
+            lines += ["", f"Only in {side} (no match, or no steady epoch): "
+                      + "; ".join(f"{label(c)}, batch {c.batch_size}" for c in configs) + "."]
+    return "\n".join(lines) + "\n"

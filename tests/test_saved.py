@@ -1,0 +1,225 @@
+"""`--compare OLD NEW` on real controller folders (over the fake trainer, whose every process times
+differently), and `--threads` as an axis: planned, passed on, refused beyond the cores, recorded."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+import compare_results
+from mlpbench import report, saved
+from mlpbench.comparison import verdict_of
+from mlpbench.inference import log_ratio
+from mlpbench.machine import schedulable_cpus
+from support.fabricate import make_meta, make_run
+from support.helpers import run_script
+from test_summary_json import read_csv, steadies_from_csv
+
+
+def benchmark(out, *flags):
+    assert (
+        compare_results.main(
+            ["--batch-sizes", "100", "200", "--epochs", "4", "--repeats", "3", *flags, "--out-dir", str(out)]
+        )
+        == 0
+    )
+    return out
+
+
+@pytest.fixture
+def two_folders(fake_trainers):
+    """One thread against two, the second folder with a mode the first lacks."""
+    old = benchmark(fake_trainers / "one", "--threads", "1")
+    new = benchmark(fake_trainers / "two", "--threads", "2", "--modes", "step", "eager", "func")
+    return old, new
+
+
+def test_compare_weighs_each_matched_configuration_after_what_differs(two_folders, tmp_path, capsys):
+    old, new = two_folders
+    out = tmp_path / "cmp"
+    assert compare_results.main(["--compare", str(old), str(new), "--out-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed == (out / "compare.md").read_text()
+    result = json.loads((out / "compare.json").read_text())
+    assert (result["old"], result["new"], result["different_machines"]) == ("one", "two", False)
+    # batch and framework vary within the folders, and so the mode does in the second; threads is
+    # constant in each but differs: a setting, listed, not a key
+    assert result["matched_on"] == ["batch_size", "framework", "mode"]
+    settings = {s["name"]: (s["old"], s["new"]) for s in result["settings"]}
+    assert settings["threads"] == (1, 2)
+    assert settings["JAX threads"] == ([1], [2]) and settings["PyTorch threads"] == ([1], [2])
+    assert "cpu" not in settings and "epochs" not in settings
+    assert "- threads: 1 in one, 2 in two" in printed
+    old_steadies, new_steadies = (
+        steadies_from_csv(read_csv(d / "benchmark_results.csv")) for d in (old, new)
+    )
+    pairs = {
+        (p["old_config"]["framework"], p["old_config"]["mode"], p["old_config"]["batch_size"]): p
+        for p in result["pairs"]
+    }
+    assert set(pairs) == {(f, m, b) for f, m in (("jax", "step"), ("pytorch", "eager")) for b in (100, 200)}
+    for (framework, mode, batch), pair in pairs.items():
+        a, b = (
+            old_steadies[(framework, mode, batch, 512, None)],
+            new_steadies[(framework, mode, batch, 512, None)],
+        )
+        assert pair["new_over_old"] == pytest.approx(sps.gmean(b) / sps.gmean(a))
+        slow, fast = (a, b) if sps.gmean(a) > sps.gmean(b) else (b, a)
+        c = pair["comparison"]
+        ci = sps.ttest_ind(np.log(slow), np.log(fast), equal_var=False).confidence_interval(0.95)
+        assert c["interval"] == pytest.approx([math.exp(ci.low), math.exp(ci.high)])
+        assert c["verdict"] == verdict_of(log_ratio(slow, fast))
+        assert {c["fast"], c["slow"]} == {"one", "two"}
+        assert pair["sentence"].startswith(
+            f"Batch {batch}, {'JAX step' if framework == 'jax' else 'PyTorch eager'}: "
+        )
+        assert pair["sentence"] in printed and "different machines" not in pair["sentence"]
+    assert result["unmatched"] == {
+        "old": [],
+        "new": ["PyTorch func (2 threads), batch 100", "PyTorch func (2 threads), batch 200"],
+    }
+    assert (
+        "Only in two (no match, or no steady epoch): PyTorch func (2 threads), batch 100; PyTorch func (2 threads), batch 200."
+        in printed
+    )
+
+
+def test_compare_says_when_the_machines_differ(two_folders, tmp_path, capsys):
+    old, new = two_folders
+    path = new / "summary.json"
+    summary = json.loads(path.read_text())
+    summary["setup"].update(cpu="Other CPU", cpu_extensions=["avx2", "fma"])
+    path.write_text(json.dumps(summary))
+    assert compare_results.main(["--compare", str(old), str(new)]) == 0
+    printed = capsys.readouterr().out
+    assert "**Different machines**" in printed and "- cpu: " in printed and "in two" in printed
+    assert "CPU extensions only in one:" in printed
+    pair_lines = [line for line in printed.splitlines() if line.startswith("- Batch ")]
+    assert len(pair_lines) == 4 and all("Measured on different machines" in line for line in pair_lines)
+    result = saved.compare_saved(old, new)
+    assert result.different_machines
+    old_cpu = json.loads((old / "summary.json").read_text())["setup"]["cpu"]
+    assert ("cpu", old_cpu, "Other CPU") in result.settings
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "summary.json").unlink(), "has no summary.json: not a results folder"),
+        (
+            lambda d: (d / "summary.json").write_text('{"schema_version": 1}'),
+            "has schema version 1, this code compares 2",
+        ),
+        (lambda d: (d / "summary.json").write_text("{not json"), "cannot read it"),
+    ],
+)
+def test_compare_a_folder_it_cannot_read_is_one_line_and_exit_2(two_folders, capsys, damage, message):
+    old, new = two_folders
+    damage(new)
+    with pytest.raises(SystemExit) as stop:
+        compare_results.main(["--compare", str(old), str(new)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as stop:
+        compare_results.main(["--compare", str(old), str(old.parent / "missing")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "missing: no such folder" in err and len(err.strip().splitlines()) == 1
+
+
+def test_compare_with_nothing_to_match_lists_both_sides_and_exits_2(fake_trainers, capsys):
+    small = benchmark(fake_trainers / "small")
+    large = benchmark(fake_trainers / "large", "--batch-sizes", "300", "400")
+    with pytest.raises(SystemExit) as stop:
+        compare_results.main(["--compare", str(small), str(large)])
+    captured = capsys.readouterr()
+    assert stop.value.code == 2 and "no configuration of" in captured.err
+    assert "Only in small" in captured.out and "Only in large" in captured.out
+
+
+def test_one_framework_per_folder_is_weighed_framework_against_framework(fake_trainers, capsys):
+    """The framework is constant in each folder: a setting that differs, and the sentence names both sides."""
+    jax = benchmark(fake_trainers / "jax", "--frameworks", "jax")
+    torch = benchmark(fake_trainers / "torch", "--frameworks", "pytorch")
+    result = saved.compare_saved(jax, torch)
+    assert result.matched_on == ("batch_size",)
+    assert ("framework", "jax", "pytorch") in result.settings and ("mode", "step", "eager") in result.settings
+    assert [result.sentence(p).split(":")[0] for p in result.pairs] == [
+        f"Batch {b}, JAX step in jax against PyTorch eager in torch" for b in (100, 200)
+    ]
+
+
+def test_threads_are_an_axis_of_the_plan_passed_to_each_run(tmp_path):
+    args = compare_results.parse_args(
+        ["--threads", "1", "2", "--batch-sizes", "100", "--out-dir", str(tmp_path)]
+    )
+    specs = compare_results.plan(args)
+    # which thread count runs first alternates with the framework order, as drift protection
+    assert [(s.framework, s.threads) for s in specs] == [
+        ("jax", 1),
+        ("jax", 2),
+        ("pytorch", 1),
+        ("pytorch", 2),
+    ]
+    args = compare_results.parse_args(
+        ["--threads", "1", "2", "--batch-sizes", "100", "200", "--out-dir", str(tmp_path)]
+    )
+    assert [(s.framework, s.threads) for s in compare_results.plan(args)][4:] == [
+        ("pytorch", 2),
+        ("pytorch", 1),
+        ("jax", 2),
+        ("jax", 1),
+    ]
+    command = compare_results.child_command(args, compare_results.plan(args)[0])
+    assert command[command.index("--threads") + 1] == "1"
+    default = compare_results.parse_args(["--out-dir", str(tmp_path)])
+    assert "--threads" not in compare_results.child_command(default, compare_results.plan(default)[0])
+
+
+def test_more_threads_than_cores_is_refused_in_one_line(tmp_path, capsys):
+    too_many = str(schedulable_cpus() + 1)
+    with pytest.raises(SystemExit) as stop:
+        compare_results.parse_args(["--threads", "1", too_many, "--out-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and f"--threads {too_many}: this process may use" in err
+    for script in ("assignment_1JAX.py", "assignment_1TORCH.py"):
+        result = run_script(script, "--threads", too_many, "--epochs", "1")
+        assert result.returncode == 2 and f"--threads {too_many}: this process may use" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+@pytest.mark.parametrize("script", ["assignment_1JAX.py", "assignment_1TORCH.py"])
+def test_a_trainer_runs_on_the_threads_it_is_given_and_records_them(script, mnist_dir):
+    result = run_script(
+        script, "--threads", "1", "--epochs", "1", "--train-limit", "640", "--data-dir", mnist_dir
+    )
+    assert result.returncode == 0, result.stderr
+    start = json.loads(result.stdout.splitlines()[0])
+    # JAX's: the cores its process may run on, which sized XLA's pool; PyTorch's: torch.get_num_threads()
+    assert start["threads"] == 1
+
+
+def test_thread_findings_weigh_each_count_against_the_fewest():
+    runs = [
+        make_run(f, m, threads=n, repeat=r + 1, times=(2.0,) + (t * (1 + 0.01 * r),) * 3, val_accs=(0.8,) * 4)
+        for f, m, one, two in (("jax", "step", 1.0, 0.55), ("pytorch", "eager", 1.2, 1.1))
+        for n, t in ((1, one), (2, two))
+        for r in range(3)
+    ]
+    built = report.build(runs, make_meta(repeats=3))
+    [section] = [s for s in built["sections"] if s["title"].startswith("Threads")]
+    jax, torch = section["findings"]
+    assert jax.text.startswith(
+        "Batch 64, JAX step, 1 to 2 threads: JAX step (2 threads) is 1.82x faster than JAX step (1 thread)"
+    )
+    [c] = jax.comparisons
+    assert c.ratio == pytest.approx(1.0 / 0.55) and c.verdict == "faster"
+    assert torch.text.startswith(
+        "Batch 64, PyTorch eager, 1 to 2 threads: PyTorch eager (2 threads) is 1.09x"
+    )
+    # the speed findings weigh the frameworks at one thread count at a time
+    speed = [f.text for f in built["sections"][0]["findings"] if "faster than PyTorch" in f.text]
+    assert len(speed) == 2 and "(1 thread)" in speed[0] and "(2 threads)" in speed[1]
