@@ -65,7 +65,8 @@ def parse_args(argv=None):
                         help=f"{cli.PRECISION_HELP}; several are compared (default: %(default)s)")
     parser.add_argument("--exclude", nargs="+", default=[], metavar="MODE@BATCH",
                         help="runs to leave out of the plan, a mode at a batch size (e.g. nojit@64: "
-                             "op by op, JAX's epoch at batch 64 takes long) (default: none)")
+                             "op by op, JAX's epoch at batch 64 takes long) or a mode's cold or warm "
+                             "runs under --cache both (e.g. compile@warm) (default: none)")
     parser.add_argument("--unroll", type=cli.positive_int, nargs="+", default=None,
                         help="scan's unroll, one run of scan per value (default: the JAX trainer's "
                              "default for the device)")
@@ -164,8 +165,12 @@ def check_modes(parser, args):
     if args.unroll and "scan" not in args.modes:
         parser.error("--unroll applies to the JAX mode scan, which --modes does not include")
     for item in args.exclude:
-        name, _, batch = item.partition("@")
-        if name not in args.modes or batch not in map(str, args.batch_sizes):
+        name, _, what = item.partition("@")
+        if what in ("cold", "warm"):
+            if name not in args.modes or args.cache != "both" or not modes.mode(name).cacheable:
+                parser.error(f"--exclude {item}: MODE@{what} leaves out the {what} runs of a cacheable mode "
+                             "of --modes under --cache both")
+        elif name not in args.modes or what not in map(str, args.batch_sizes):
             parser.error(f"--exclude {item}: not a mode of --modes at one of --batch-sizes (MODE@BATCH)")
 
 
@@ -209,9 +214,9 @@ def plan(args):
                     (v for f in order for v in variants(args, batch, input_, f)), threads):
                 spec = RunSpec(m.framework, m.name, batch, input_, "cold", seed, repeat, precision=precision,
                                unroll=unroll, hidden=(width, width), threads=n)
-                if "cold" in caches or not m.cacheable:
+                if ("cold" in caches or not m.cacheable) and f"{m.name}@cold" not in args.exclude:
                     cold.append(spec)
-                if "warm" in caches and m.cacheable:
+                if "warm" in caches and m.cacheable and f"{m.name}@warm" not in args.exclude:
                     warm.append(dataclasses.replace(spec, cache="warm"))
                     fill = dataclasses.replace(spec, cache="warm", seed=args.seeds[0], repeat=0)
                     fills.setdefault(dataclasses.replace(fill, purpose="fill"), None)

@@ -3,7 +3,7 @@
 # frameworks with CUDA, matplotlib, scipy and tqdm, and MNIST in data/mnist/, it installs nothing,
 # writes everything under OUT_DIR and packs OUT_DIR into OUT_DIR.tar.gz beside it.
 #
-#   benchmarks/gpu_check.sh OUT_DIR [--smoke] [PART ...]
+#   benchmarks/gpu_check.sh OUT_DIR [--smoke] [--plan] [PART ...]
 #
 # Parts, with what each took on an H100 (2026-11-26; a JAX process spends about 25 s building its
 # two XLA programs, a cold torch.compile about 10 s):
@@ -26,13 +26,18 @@
 # parts are skipped and OUT_DIR is packed all the same (exit 143; 130 for Ctrl-C).
 #
 # --smoke runs every part (or the PARTs named) with tiny settings, one batch size and one repeat,
-# on whatever device there is, all sharing one warm compile cache, "all" cold and warm: the test
-# suite runs it on the CPU so that the script cannot rot between GPU sessions.
+# on whatever device there is, all sharing one warm compile cache: the test suite runs it on the
+# CPU so that the script cannot rot between GPU sessions. --plan runs nothing: it prints each part's
+# command, one line each (NAME, a tab, the command), for a test to check every flag against the
+# tools' own parsers. Its "all" runs every mode, each compiler
+# cold and warm but not every mode both ways: torch.compile's object-oriented step cold only and
+# its functional step warm only (a cold Inductor compile is 10 to 18 s of a 2-core CPU; the four
+# of cold-and-warm for both took 62 s of the smoke's 188 on the AMD EPYC VM).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 all_parts=(versions tests fast unroll cmdbuf kernels precision all)
 if [ $# -lt 1 ] || [ "${1#-}" != "$1" ]; then
-  echo "usage: benchmarks/gpu_check.sh OUT_DIR [--smoke] [PART ...]; parts: ${all_parts[*]}" >&2
+  echo "usage: benchmarks/gpu_check.sh OUT_DIR [--smoke] [--plan] [PART ...]; parts: ${all_parts[*]}" >&2
   exit 2
 fi
 out=$1
@@ -40,6 +45,11 @@ shift
 smoke=0
 if [ "${1:-}" = "--smoke" ]; then
   smoke=1
+  shift
+fi
+plan=0
+if [ "${1:-}" = "--plan" ]; then
+  plan=1
   shift
 fi
 parts=("$@")
@@ -75,6 +85,10 @@ part() {  # part NAME COMMAND...: run if asked for, time, log to OUT_DIR/NAME.lo
   shift
   [[ " ${parts[*]} " == *" $name "* ]] || return 0
   [ "$stopped" -ne 0 ] && return 0
+  if [ "$plan" -eq 1 ]; then
+    printf '%s\t%s\n' "$name" "$(printf '%q ' "$@")"
+    return 0
+  fi
   t0=$EPOCHREALTIME
   "$@" > "$out/$name.log" 2>&1 &
   child=$!
@@ -97,7 +111,7 @@ if [ "$smoke" -eq 1 ]; then
   one_batch=100
   precision_batch=100
   kernel_size=(--train-limit 1050 --lr 0.1 --compile-cache "$out/compile-cache")
-  exclude=()
+  exclude=(--exclude compile@warm fullgraph@cold)
 else
   # The GPU is the point: both frameworks must see it (the test suite hides it by default).
   export CUDA_VISIBLE_DEVICES=${GPU_CHECK_DEVICE:-0} JAX_PLATFORMS=cuda,cpu MLPBENCH_REQUIRE_GPU=1
@@ -126,7 +140,8 @@ cmdbuf=--xla_gpu_enable_command_buffer=FUSION,CUBLAS,CUBLASLT,CUSTOM_CALL,CUDNN,
 
 part versions "$python" benchmarks/versions.py "$out/versions.json"
 part tests "$python" -m pytest -rs -p no:cacheprovider tests/test_gpu.py
-if [ "$smoke" -eq 0 ] && [[ " ${parts[*]} " == *" tests "* ]] && grep -q "skipped" "$out/tests.log"; then
+if [ "$smoke" -eq 0 ] && [ "$plan" -eq 0 ] && [[ " ${parts[*]} " == *" tests "* ]] \
+    && grep -q "skipped" "$out/tests.log"; then
   echo "tests: a GPU test was skipped" >&2
   failed=1
 fi
@@ -147,6 +162,7 @@ part precision "$python" compare_results.py --modes "${fastest[@]}" --precision 
 part all "$python" compare_results.py --modes all "${exclude[@]}" --out-dir "$out/all" \
   --batch-sizes "${batches[@]}" "${common[@]}" "${all_cache[@]}"
 [ "$smoke" -eq 1 ] && kernels_part
+[ "$plan" -eq 1 ] && exit 0
 
 printf 'total\t%s\t%s\n' "$failed" "$(seconds_since "$t_all")" | tee -a "$out/parts.tsv"
 tar -czf "$out.tar.gz" --exclude=compile-cache -C "$(dirname "$out")" "$(basename "$out")" || failed=1

@@ -2,7 +2,7 @@
 the method, the evidence on each side and the verdict (docs/design.md, "Statistics and findings").
 Every ratio the outputs print, in sentences, tables, summary.json and size_map.png, is read from a
 Comparison; decisions are taken on its numbers, never on formatted text."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mlpbench.aggregate import NOISY_EPOCHS, Config
 from mlpbench.formatting import fmt_time, label
@@ -164,12 +164,16 @@ def fastest(configs, stats):
 
 @dataclass(frozen=True)
 class Finding:
-    """A sentence of the summary and the comparisons it renders."""
+    """A sentence of the summary, the comparisons it renders and the figures it states: the
+    sentence is how they read (fixed once, by the golden summary); tests and summary.json read
+    the numbers."""
     text: str
     comparisons: tuple = ()
+    figures: dict = field(default_factory=dict)
 
     def as_dict(self):
-        return {"text": self.text, "comparisons": [c.as_dict() for c in self.comparisons]}
+        return {"text": self.text, "comparisons": [c.as_dict() for c in self.comparisons],
+                "figures": self.figures}
 
 
 def finding(prefix, comparison, suffix=""):

@@ -15,7 +15,7 @@ from mlpbench.aggregate import (
     is_busy,
     representative,
 )
-from mlpbench.comparison import comparable, compare, fastest, finding
+from mlpbench.comparison import Finding, comparable, compare, fastest, finding
 from mlpbench.formatting import fmt, fmt_time, label, setting_note
 from mlpbench.inference import paired_difference
 from mlpbench.modes import FRAMEWORKS
@@ -104,6 +104,11 @@ def accuracy_findings(groups, settings):
             continue
         jax, torch = ([statistics.mean(per_seed[f][s]) for s in seeds] for f in ("jax", "pytorch"))
         mean, (lo, hi), p = paired_difference(jax, torch)
+        higher = ("JAX" if mean > 0 else "PyTorch") if lo > 0 or hi < 0 else None
+        figures = {"batch_size": batch, "seeds": len(seeds), "jax_mean": statistics.mean(jax),
+                   "jax_sd": statistics.stdev(jax), "pytorch_mean": statistics.mean(torch),
+                   "pytorch_sd": statistics.stdev(torch), "jax_minus_pytorch": mean, "interval": [lo, hi],
+                   "p": p, "higher": higher}
         text = (f"Batch {batch}{setting_note(precision, hidden)}, final val accuracy over {len(seeds)} seeds "
                 f"(mean ± SD): JAX "
                 f"{statistics.mean(jax):.4f} ± {statistics.stdev(jax):.4f}, "
@@ -111,8 +116,7 @@ def accuracy_findings(groups, settings):
                 f"JAX - PyTorch = {mean:+.4f}, 95% interval {lo:+.4f} to {hi:+.4f}")
         text += (f" (paired t-test by seed, p = {p:.2g}): " if p is not None
                  else " (the same gap at every seed): ")
-        if lo > 0 or hi < 0:
-            higher = "JAX" if mean > 0 else "PyTorch"
+        if higher:
             text += (f"{higher} is higher, by {abs(mean):.4f} "
                      f"({abs(mean) * 1e4:.0f} of 10,000 validation images).")
         else:
@@ -120,7 +124,7 @@ def accuracy_findings(groups, settings):
         if settings.get("init") == "shared":
             text += (" With --init shared both start from identical weights by construction, "
                      "so this compares their arithmetic, not their initialisations.")
-        out.append(text)
+        out.append(Finding(text, figures=figures))
     return out
 
 
@@ -130,19 +134,23 @@ def time_to_accuracy_findings(stats, target, epochs):
         rows = [(c, s) for c, s in stats.items() if c.batch_size == batch and c.cache == "cold"] or \
                [(c, s) for c, s in stats.items() if c.batch_size == batch]
         done = sorted(((s.tta, c, s) for c, s in rows if s.tta is not None), key=lambda t: t[0])
+        figures = {"batch_size": batch, "target": target,
+                   "reached": {label(c): {"time_s": t, "epoch": s.tta_epoch, "runs": s.reached, "of": s.runs}
+                               for t, c, s in done},
+                   "not_reached": [label(c) for c, s in rows if s.tta is None]}
         if not done:
             best = max(s.best_val_acc for _, s in rows)
-            out.append(f"Batch {batch}: no run reached val accuracy {target:g} in {epochs} epochs "
-                       f"(best {best:.4f}).")
+            out.append(Finding(f"Batch {batch}: no run reached val accuracy {target:g} in {epochs} epochs "
+                               f"(best {best:.4f}).", figures=figures | {"best_val_acc": best}))
             continue
         parts = [f"{label(c)} {fmt_time(t)} (epoch {s.tta_epoch:g}"
                  + (f", {s.reached} of {s.runs} runs)" if s.reached < s.runs else ")")
                  for t, c, s in done]
-        missing = [label(c) for c, s in rows if s.tta is None]
-        out.append(f"Batch {batch}: time to val accuracy {target:g} (training time, epoch 1 included): "
-                   + ", ".join(parts)
-                   + (f"; not reached in {epochs} epochs: {', '.join(missing)}" if missing else "")
-                   + ".")
+        missing = figures["not_reached"]
+        out.append(Finding(f"Batch {batch}: time to val accuracy {target:g} (training time, epoch 1 "
+                           "included): " + ", ".join(parts)
+                           + (f"; not reached in {epochs} epochs: {', '.join(missing)}" if missing else "")
+                           + ".", figures=figures))
     return out
 
 
@@ -168,29 +176,38 @@ def parity_findings(groups, settings):
         worst = {k: max(g[k] for g in gaps) for k in ("val_acc", "train_loss", "val_loss")}
         names = ", ".join(dict.fromkeys(label(c) for c in curves))
         if not all(map(math.isfinite, worst.values())):
-            out.append(f"Batch {batch}: the curves of {names} cannot be compared: "
-                       "some losses are not finite.")
+            out.append(Finding(f"Batch {batch}: the curves of {names} cannot be compared: "
+                               "some losses are not finite.",
+                               figures={"batch_size": batch, "verdict": "not finite"}))
             continue
         if settings.get("init") == "shared":
-            agree = "follow the same curve" if worst["val_acc"] < 5e-4 else "do NOT follow the same curve"
+            verdict = "same curve" if worst["val_acc"] < 5e-4 else "not the same curve"
+            agree = ("follow the same curve" if verdict == "same curve"
+                     else "do NOT follow the same curve")
         else:  # different starting weights: the accuracy verdict over seeds is the comparison
+            verdict = "different starts"
             agree = (f"start from different weights (--init {settings.get('init')}), "
                      f"so no match is expected (seed {seed})")
-        out.append(f"Batch {batch}{setting_note(precision, hidden)}: the JAX and PyTorch runs ({names}) "
-                   f"{agree}: "
-                   "across frameworks, over "
-                   f"{len(next(iter(curves.values())))} epochs, "
-                   f"val accuracy differs by at most {worst['val_acc']:.4f}, "
-                   f"train loss by at most {worst['train_loss']:.1e}, "
-                   f"val loss by at most {worst['val_loss']:.1e}.")
+        epochs = len(next(iter(curves.values())))
+        out.append(Finding(f"Batch {batch}{setting_note(precision, hidden)}: the JAX and PyTorch runs "
+                           f"({names}) {agree}: across frameworks, over {epochs} epochs, "
+                           f"val accuracy differs by at most {worst['val_acc']:.4f}, "
+                           f"train loss by at most {worst['train_loss']:.1e}, "
+                           f"val loss by at most {worst['val_loss']:.1e}.",
+                           figures={"batch_size": batch, "verdict": verdict, "epochs": epochs,
+                                    "configurations": list(dict.fromkeys(label(c) for c in curves)),
+                                    **{f"{k}_gap": v for k, v in worst.items()}}))
     for c, runs in groups.items():
         for run in runs:  # every seed and repeat: one that diverged is not hidden by the others
             bad = [r["epoch"] for r in run.epochs if not math.isfinite(r["train_loss"])]
             which = f" (seed {run.spec.seed}, repeat {run.spec.repeat})" if len(runs) > 1 else ""
             if bad:
-                out.append(f"{label(c)}, batch {c.batch_size}{which}: the run DIVERGED, "
-                           f"train loss not finite from epoch {bad[0]} "
-                           f"(lr {settings.get('lr')}); its accuracies mean nothing.")
+                out.append(Finding(f"{label(c)}, batch {c.batch_size}{which}: the run DIVERGED, "
+                                   f"train loss not finite from epoch {bad[0]} "
+                                   f"(lr {settings.get('lr')}); its accuracies mean nothing.",
+                                   figures={"configuration": label(c), "batch_size": c.batch_size,
+                                            "seed": run.spec.seed, "repeat": run.spec.repeat,
+                                            "diverged_from_epoch": bad[0]}))
     return out
 
 
@@ -201,5 +218,8 @@ def rate_finding(stats, peaks):
     gflops, c = max(rated)
     peak = peaks.get(c.framework, {}).get("gflops")
     text = f"Fastest training rate: {gflops:.1f} GFLOP/s ({label(c)}, batch {c.batch_size})"
-    return [text + (f", {100 * gflops / peak:.0f}% of the {peak:.0f} GFLOP/s fp32 matmul peak that "
-                    f"{FRAMEWORKS[c.framework]} measured on this device." if peak else ".")]
+    figures = {"gflops": gflops, "configuration": label(c), "batch_size": c.batch_size, "peak_gflops": peak,
+               "peak_pct": 100 * gflops / peak if peak else None}
+    return [Finding(text + (f", {100 * gflops / peak:.0f}% of the {peak:.0f} GFLOP/s fp32 matmul peak that "
+                            f"{FRAMEWORKS[c.framework]} measured on this device." if peak else "."),
+                    figures=figures)]

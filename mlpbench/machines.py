@@ -1,7 +1,7 @@
 """docs/machines.md: the machines the project's results come from, side by side, written from the
-run folders committed under docs/runs/ (docs/design.md, "Machines"). One section per CPU (or
-GPU): its facts as the runs recorded them, JAX against PyTorch per run, the thread sweep, the
-width map, and the saved comparisons (compare.json) measured on it; then the sections quoted
+run folders committed under docs/runs/ (docs/design.md, "Machines side by side"). One section per
+CPU (or GPU): its facts as the runs recorded them, JAX against PyTorch per run, the thread sweep,
+the width map, and the saved comparisons (compare.json) measured on it; then the sections quoted
 from pasted summaries (docs/runs/quoted/*.md) for machines no committed run comes from yet.
 
     python -m mlpbench.machines docs/runs docs/machines.md
@@ -30,26 +30,41 @@ def machine_key(setup):
     return setup["cpu"], setup["cores"], tuple(setup["cpu_extensions"] or ()), setup.get("gpu")
 
 
+def group_by_machine(folders):
+    """{machine key: [(folder, summary)]}. Runs recorded before the CPU's extensions were join the
+    one machine of the same CPU name, cores and GPU that has them, where there is exactly one."""
+    machines = {}
+    for folder, summary in folders:
+        machines.setdefault(machine_key(summary["setup"]), []).append((folder, summary))
+    for key in [k for k in machines if not k[2]]:
+        known = [k for k in machines if k[2] and (k[0], k[1], k[3]) == (key[0], key[1], key[3])]
+        if len(known) == 1:
+            machines[known[0]] = sorted(machines[known[0]] + machines.pop(key), key=lambda e: e[0].name)
+    return machines
+
+
 def read_folders(runs_dir):
     """[(folder, summary)] of every folder under runs_dir whose summary.json is of today's schema."""
     out = []
     for folder in sorted(p for p in Path(runs_dir).iterdir() if (p / "summary.json").is_file()):
         summary = json.loads((folder / "summary.json").read_text())
         if summary.get("schema_version") != SCHEMA_VERSION:
-            raise SystemExit(f"error: {folder}/summary.json has schema version {summary.get('schema_version')}: "
-                             f"rebuild it with `python compare_results.py --from {folder}`")
+            version = summary.get("schema_version")
+            raise SystemExit(f"error: {folder}/summary.json has schema version {version}: rebuild it with"
+                             f" `python compare_results.py --from {folder}`")
         out.append((folder, summary))
     return out
 
 
 def listed(values):
-    return ", ".join(map(str, values)) if isinstance(values, list) else str(values)
+    from mlpbench.saved import shown
+    return shown(values)
 
 
 def facts(summaries):
     """The machine's facts over its runs: each framework's versions, kernels and threads as they
     were recorded, and the best matmul peak any run read."""
-    setup = summaries[0]["setup"]
+    setup = max((s["setup"] for s in summaries), key=lambda x: len(x["cpu_extensions"] or []))
     rows = [("CPU", f"{setup['cpu']} ({setup['cores']} cores)"),
             ("vector extensions", listed(setup["cpu_extensions"]) or "not recorded"),
             ("Python, platform", f"{setup['python']}, {setup['platform']}")]
@@ -83,8 +98,15 @@ def verdict_text(c):
     return f"{who}: {c['ratio']:.2f}x ({c['fast']} ahead{interval}, {c['runs'][0]} and {c['runs'][1]} runs)"
 
 
+def cell_verdict(cell):
+    c = cell["comparison"]
+    if c["verdict"] != "faster":
+        return c["verdict"]
+    return f"{'JAX' if c['fast_config']['framework'] == 'jax' else 'PyTorch'} faster"
+
+
 def machine_section(key, entries, compares):
-    name = machine_name(entries[0][1]["setup"])
+    name = machine_name(max((s["setup"] for _, s in entries), key=lambda x: len(x["cpu_extensions"] or [])))
     lines = [f"## {name}", "", *facts([s for _, s in entries]), "", "### Runs", ""]
     lines += [f"- [{f.name}](runs/{f.name}/summary.md): {s['settings']}" for f, s in entries]
     lines += ["", "### JAX `step` against PyTorch `eager` (the default command's pair)", ""]
@@ -104,14 +126,18 @@ def machine_section(key, entries, compares):
     for folder, s in entries:
         cells = s["sweep"]["cells"]
         if len({c["width"] for c in cells}) > 1:
-            lines += ["", f"### Width map ({folder.name}, [size_map.png](runs/{folder.name}/size_map.png))", "",
+            link = f"[size_map.png](runs/{folder.name}/size_map.png)"
+            lines += ["", f"### Width map ({folder.name}, {link})", "",
                       "| width | batch | PyTorch / JAX | verdict |", "|---|---|---|---|"]
             lines += [f"| {c['width']} | {c['batch_size']} | {c['pytorch_over_jax']:.2f}x | "
-                      f"{c['comparison']['faster'] or c['comparison']['verdict']} |" for c in cells]
+                      f"{cell_verdict(c)} |" for c in cells]
     for folder, result in compares:
-        lines += ["", f"### {result['new']} against {result['old']} ([{folder.name}](runs/{folder.name}/compare.md))",
-                  ""]
-        lines += [f"- {s['name']}: {listed(s['old'])} in {result['old']}, {listed(s['new'])} in {result['new']}"
+        old, new = result["old"], result["new"]
+        versions = [s for s in result["settings"] if s["name"] in ("JAX version", "PyTorch version")]
+        title = (f"{versions[0]['name'].split()[0]} {listed(versions[0]['old'])} against "
+                 f"{listed(versions[0]['new'])} on {name}" if versions else f"{new} against {old}")
+        lines += ["", f"### {title} ([{folder.name}](runs/{folder.name}/compare.md))", ""]
+        lines += [f"- {s['name']}: {listed(s['old'])} in {old}, {listed(s['new'])} in {new}"
                   for s in result["settings"] if not s["name"].endswith("matmul peak GFLOP/s")]
         lines += [f"- {p['sentence']}" for p in result["pairs"]]
     return lines
@@ -120,15 +146,14 @@ def machine_section(key, entries, compares):
 def write(runs_dir, out):
     runs_dir = Path(runs_dir)
     folders = read_folders(runs_dir)
-    machines = {}
-    for folder, summary in folders:
-        machines.setdefault(machine_key(summary["setup"]), []).append((folder, summary))
+    machines = group_by_machine(folders)
     compares = {}
     for path in sorted(runs_dir.glob("*/compare.json")):
         result = json.loads(path.read_text())
-        old = next((s for f, s in folders if f.name == result["old"]), None)
-        if old is not None:
-            compares.setdefault(machine_key(old["setup"]), []).append((path.parent, result))
+        key = next((k for k, entries in machines.items() for f, _ in entries if f.name == result["old"]),
+                   None)
+        if key is not None:
+            compares.setdefault(key, []).append((path.parent, result))
     lines = ["# Machines side by side", "",
              "Written by `python -m mlpbench.machines docs/runs docs/machines.md` from the run folders "
              "committed under [docs/runs/](runs/), one section per machine their runs recorded; the "

@@ -22,7 +22,10 @@ def jit_share_lines(stats):
             for (b, s), share in zip(rows, shares, strict=True))
         if len(rows) > 1:
             text += f"; the share {trend(shares)} as the batch grows"
-        out.append(text + ".")
+        out.append(Finding(text + ".", figures={
+            "configuration": label(same[0]), "trend": trend(shares) if len(rows) > 1 else None,
+            "by_batch_size": [{"batch_size": b, "jit_s": s.jit, "share_pct": share}
+                              for (b, s), share in zip(rows, shares, strict=True)]}))
     return out
 
 
@@ -52,24 +55,34 @@ def break_even_lines(stats):
             # The steady-state ratio and what it rests on: a break-even is only as sure as the saving.
             basis = (f"steady epoch {weighed.ratio_of(c):.2f}x {label(base)}'s, {weighed.verdict_phrase()}: "
                      f"{weighed.evidence()}")
+            epochs = None
             if weighed.verdict == WITHIN_NOISE:
+                outcome = "within noise"
                 text = head + f"no break-even can be claimed: the steady epochs are within noise ({basis})."
             elif weighed.fast == base or saving <= 0:
+                outcome = "never"
                 text = head + (f"never breaks even: it is not faster per steady epoch "
                                f"({fmt_time(s.steady)} vs {fmt_time(b.steady)}; {basis}).")
             elif cost <= 0:
+                outcome, epochs = "from epoch 1", 1.0
                 text = head + (f"ahead from epoch 1 (first epoch {fmt_time(s.first)} vs "
                                f"{fmt_time(b.first)}; {basis}).")
             else:
-                text = head + (f"breaks even after {1 + cost / saving:,.1f} epochs (compile cost "
+                outcome, epochs = "breaks even", 1 + cost / saving
+                text = head + (f"breaks even after {epochs:,.1f} epochs (compile cost "
                                f"{fmt_time(cost)} / saving {fmt_time(saving)} per epoch; {basis}).")
-            out.append(Finding(text, (weighed,)))
+            out.append(Finding(text, (weighed,), {"batch_size": c.batch_size, "configuration": label(c),
+                                                  "against": label(base), "outcome": outcome,
+                                                  "epochs": epochs, "cost_s": cost, "saving_s": saving}))
     return out
 
 
 def recompile_findings(stats):
-    return [f"{label(c)}, batch {c.batch_size}: {s.recompiles_late:g} recompilation(s) after epoch 1: "
-            "compile cost counted as steady state (a second input shape, an uncommitted input)."
+    return [Finding(f"{label(c)}, batch {c.batch_size}: {s.recompiles_late:g} recompilation(s) after "
+                    "epoch 1: compile cost counted as steady state (a second input shape, an uncommitted "
+                    "input).",
+                    figures={"configuration": label(c), "batch_size": c.batch_size,
+                             "recompiles": s.recompiles_late})
             for c, s in stats.items() if s.recompiles_late]  # None or 0: nothing to report
 
 
@@ -89,7 +102,10 @@ def cache_findings(stats):
             text += f"; compile {fmt_time(cold_compile)} -> {fmt_time(warm_compile)}"
         if s.cache_hits is not None:
             text += f"; {s.cache_hits:g} program(s) read from the cache"
-        out.append(text + ").")
+        out.append(Finding(text + ").", figures={
+            "configuration": label(cold), "batch_size": c.batch_size, "first_cold_s": k.first,
+            "first_warm_s": s.first, "saved_s": k.first - s.first, "compile_cold_s": cold_compile,
+            "compile_warm_s": warm_compile, "cache_hits": s.cache_hits}))
     return out
 
 
@@ -110,5 +126,7 @@ def loader_findings(stats):
                            f"per epoch, {extra / s.steps * 1e3:+.2f} ms per step ({s.steps} steps), "
                            f"{extra / s.samples * 1e6:+.1f} µs per image; {weighed.ratio_of(c):.2f}x the "
                            f"device-resident time ({verdict}: {weighed.evidence()}).",
-                           (weighed,)))
+                           (weighed,), {"batch_size": c.batch_size, "extra_s_per_epoch": extra,
+                                        "extra_ms_per_step": extra / s.steps * 1e3,
+                                        "extra_us_per_image": extra / s.samples * 1e6}))
     return out

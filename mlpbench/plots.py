@@ -21,7 +21,7 @@ def curve_configs(groups):
     """One curve per configuration, batch and cache aside: warm-cache runs train exactly as cold ones."""
     chosen = {}
     for c in groups:
-        key = c._replace(batch_size=0, cache="cold")
+        key = c.key_except("batch_size", "cache")
         if key not in chosen or c.cache == "cold":
             chosen[key] = c
     return chosen
@@ -123,13 +123,17 @@ def epoch_times(runs, path):
     if not groups:
         return
     batches = sorted({c.batch_size for c in groups})
-    names = list(dict.fromkeys(c._replace(batch_size=0) for c in groups))
-    colors, handles = styles(names)
+    # One colour per configuration across batch sizes, named by its first configuration.
+    firsts = {}
+    for c in groups:
+        firsts.setdefault(c.key_except("batch_size"), c)
+    colors, handles = styles(list(firsts.values()))
+    colors = {key: colors[c] for key, c in firsts.items()}
     fig, (ax_time, ax_rate) = plt.subplots(1, 2, figsize=(13, 5.5))
     linestyles = dict(zip(batches, ["-", "--", ":", "-."] * 4, strict=False))
     for config, repeats in groups.items():
         epochs, median, low, high = epoch_band(repeats)
-        style = dict(color=colors[config._replace(batch_size=0)])
+        style = dict(color=colors[config.key_except("batch_size")])
         ax_time.plot(epochs, median, linestyles[config.batch_size], marker=MARKERS[config.framework], **style)
         if len(repeats) > 1:
             ax_time.fill_between(epochs, low, high, alpha=0.2, linewidth=0, **style)
@@ -139,11 +143,11 @@ def epoch_times(runs, path):
     ax_time.xaxis.set_major_locator(MaxNLocator(integer=True))
     label_log_axis(ax_time)
     every_rate = []
-    for key in names:
+    for key, first in firsts.items():
         rates = []
         for batch in batches:
             per_run = [r.start["steps_per_epoch"] * batch / steady_time(r)
-                       for r in groups.get(key._replace(batch_size=batch), []) if steady_time(r)]
+                       for r in groups.get(first._replace(batch_size=batch), []) if steady_time(r)]
             if per_run:
                 rates.append((batch, statistics.median(per_run), min(per_run), max(per_run)))
         if rates:
@@ -151,7 +155,8 @@ def epoch_times(runs, path):
             every_rate += lo + hi
             ax_rate.errorbar(xs, ys, yerr=[[y - l for y, l in zip(ys, lo, strict=True)],
                                            [h - y for y, h in zip(ys, hi, strict=True)]],
-                             color=colors[key], marker=MARKERS[key.framework], capsize=3, label=label(key))
+                             color=colors[key], marker=MARKERS[first.framework], capsize=3,
+                             label=label(first))
     ax_rate.set(xscale="log", xlabel="batch size (log scale)", ylabel="training samples / s",
                 title="Steady-state throughput (median of epochs 2..E; bars: the runs' range)")
     ax_rate.set_xticks(batches, [str(b) for b in batches])

@@ -1,5 +1,5 @@
 """`--compare OLD NEW`: two saved results folders weighed against each other, configuration by
-configuration (docs/design.md, "Comparing saved runs"), as pyperf's compare_to does for its
+configuration (docs/design.md, "Controller"), as pyperf's compare_to does for its
 JSON files. Each folder is read from its summary.json: the per-run steady times of every
 configuration and the machine facts and settings (`setup`) its runs shared."""
 import json
@@ -13,6 +13,7 @@ from mlpbench.report import SCHEMA_VERSION
 
 # The facts that make two folders' runs come from different machines, not just other settings.
 MACHINE_FACTS = ("cpu", "cores", "cpu_extensions", "gpu")
+FRAMEWORK_FACTS = ("JAX ", "PyTorch ")  # setup's per-framework facts: "JAX version", ...
 
 
 class SavedError(Exception):
@@ -118,6 +119,8 @@ def setting_differences(old, new):
                     out.append((f"env {var}", (a or {}).get(var), (b or {}).get(var)))
         elif name == "cpu_extensions" and a != b:
             out.append((name, sorted(set(a or []) - set(b or [])), sorted(set(b or []) - set(a or []))))
+        elif name.startswith(FRAMEWORK_FACTS) and (a in (None, []) or b in (None, [])):
+            continue  # a framework one folder did not run: nothing of it to compare
         elif a != b:
             out.append((name, a, b))
     moving = set(varying(old)) | set(varying(new))
@@ -149,7 +152,9 @@ def compare_saved(old_dir, new_dir):
 
 def shown(value):
     if isinstance(value, list):
-        return ", ".join(map(str, value)) or "none"
+        return ", ".join(map(shown, value)) or "none"
+    if isinstance(value, float):
+        return f"{value:.4g}"
     return "none" if value is None else str(value)
 
 

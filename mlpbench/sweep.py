@@ -83,24 +83,31 @@ def cells(stats, pair=DEFAULT_PAIR):
     return out
 
 
-def verdicts_by_width(row):
-    """Which widths are within noise, which have not enough evidence, and who is faster at the
-    others; "from width W on" where the widths within noise are the widest ones."""
+def width_verdicts(row):
+    """The widths of a row of cells by verdict, and the width from which on every wider cell is
+    within noise (None where the widths within noise are not the widest ones)."""
     within = [c.width for c in row if c.verdict == WITHIN_NOISE]
-    if len(within) == len(row):
+    tail = within and within == [c.width for c in row[-len(within):]]
+    return {"within_noise": within, "within_noise_from": within[0] if tail else None,
+            "jax_faster": [c.width for c in row if c.comparison.faster == c.jax],
+            "pytorch_faster": [c.width for c in row if c.comparison.faster == c.pytorch],
+            "not_enough_evidence": [c.width for c in row if c.verdict == NOT_ENOUGH]}
+
+
+def verdicts_by_width(v, widths):
+    """width_verdicts as a clause: "within noise from width W on; JAX faster at 128"."""
+    if len(v["within_noise"]) == widths:
         return "within noise at every width"
-    if within and within == [c.width for c in row[-len(within):]]:
-        head = f"within noise from width {within[0]} on"
+    if v["within_noise_from"] is not None:
+        head = f"within noise from width {v['within_noise_from']} on"
     else:
+        within = v["within_noise"]
         head = "within noise at " + (f"width {', '.join(map(str, within))}" if within else "no width")
     parts = [head]
-    for name, framework in (("JAX", "jax"), ("PyTorch", "pytorch")):
-        won = [str(c.width) for c in row if c.comparison.faster == getattr(c, framework)]
-        if won:
-            parts.append(f"{name} faster at {', '.join(won)}")
-    unsure = [str(c.width) for c in row if c.verdict == NOT_ENOUGH]
-    if unsure:
-        parts.append(f"not enough evidence at {', '.join(unsure)}")
+    for name, key in (("JAX", "jax_faster"), ("PyTorch", "pytorch_faster"), (None, "not_enough_evidence")):
+        if v[key]:
+            what = f"{name} faster at" if name else "not enough evidence at"
+            parts.append(f"{what} {', '.join(map(str, v[key]))}")
     return "; ".join(parts)
 
 
@@ -120,10 +127,13 @@ def ratio_findings(stats, pair=DEFAULT_PAIR):
                                                               if c.interval else "") for c in row))
         suspect = sum(c.comparison.busy_runs for c in row)
         noisy = sorted({label(k) for c in row for k, _ in c.comparison.noisy})
-        text += "; " + verdicts_by_width(row) + (
+        verdicts = width_verdicts(row)
+        text += "; " + verdicts_by_width(verdicts, len(row)) + (
             f" ({suspect} of these runs were on a busy machine: suspect)" if suspect else "") + (
             f" (noisy within runs: {', '.join(noisy)})" if noisy else "") + "."
-        out.append(Finding(text, tuple(c.comparison for c in row)))
+        out.append(Finding(text, tuple(c.comparison for c in row),
+                           {"batch_size": batch, "pytorch_over_jax": {c.width: c.ratio for c in row},
+                            **verdicts}))
     return out
 
 
@@ -171,9 +181,15 @@ def fit_findings(stats):
                           f"({100 * f.fixed_share(flops):.0f}% fixed)" for w, flops, _ in f.points)
         rate = f"{f.rate / 1e9:,.0f} GFLOP/s" if np.isfinite(f.rate) else "no rate (time did not grow)"
         fit_quality = f", R² {f.r_squared:.3f}" if f.r_squared is not None else ", two points: exact"
-        out.append(f"{label(f.config, model=False)}, batch {f.batch_size}: step time = {fmt_time(f.fixed_s)} "
-                   f"+ FLOPs / {rate} "
-                   f"(fit over widths {', '.join(str(p[0]) for p in f.points)}{fit_quality}); {bound}.")
+        shares = {w: f.fixed_share(flops) for w, flops, _ in f.points}
+        name, widths = label(f.config, model=False), ", ".join(str(p[0]) for p in f.points)
+        out.append(Finding(f"{name}, batch {f.batch_size}: step time = {fmt_time(f.fixed_s)} + FLOPs / "
+                           f"{rate} (fit over widths {widths}{fit_quality}); {bound}.",
+                           figures={"configuration": name, "batch_size": f.batch_size, "fixed_s": f.fixed_s,
+                                    "rate_flops_per_s": f.rate, "r_squared": f.r_squared,
+                                    "fixed_share": shares,
+                                    "bound": {w: "dispatch" if x > 0.5 else "compute"
+                                              for w, x in shares.items()}}))
     return out
 
 
@@ -187,10 +203,14 @@ def jit_width_findings(stats):
         if len({width(c) for c in row}) < 2:
             continue
         shares = [100 * stats[c].jit / stats[c].train_time for c in row]
-        out.append(f"{label(row[0], model=False)}, batch {row[0].batch_size}: JIT overhead "
-                   + ", ".join(f"{fmt_time(stats[c].jit)} = {s:.1f}% of training at width {width(c)}"
-                               for c, s in zip(row, shares, strict=True))
-                   + f"; the share {trend(shares)} as the width grows.")
+        out.append(Finding(f"{label(row[0], model=False)}, batch {row[0].batch_size}: JIT overhead "
+                           + ", ".join(f"{fmt_time(stats[c].jit)} = {s:.1f}% of training at width {width(c)}"
+                                       for c, s in zip(row, shares, strict=True))
+                           + f"; the share {trend(shares)} as the width grows.",
+                           figures={"configuration": label(row[0], model=False),
+                                    "batch_size": row[0].batch_size, "trend": trend(shares),
+                                    "by_width": [{"width": width(c), "jit_s": stats[c].jit, "share_pct": s}
+                                                 for c, s in zip(row, shares, strict=True)]}))
     return out
 
 

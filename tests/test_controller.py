@@ -1,6 +1,7 @@
 import csv
 import json
 import os
+import shlex
 import signal
 import statistics
 import subprocess
@@ -38,19 +39,26 @@ def number(text):
     return float(text) if text not in ("", None) else None
 
 
-# --- one real benchmark: benchmarks/gpu_check.sh --smoke, every CPU mode cold and warm ------
+# --- one real benchmark: benchmarks/gpu_check.sh --smoke, every CPU mode, each compiler cold and warm ---
 
 N, BATCH, EPOCHS, LR = 1050, 100, 2, 0.1  # the smoke's settings: 50 images dropped, a wrong denominator shows
+# The parts the suite runs: what the others run is the controller again, whose flags
+# test_gpu_check_plans_every_part_with_flags_the_controller_accepts checks without running them
+# (running fast, unroll, cmdbuf and precision took 57 of the smoke's 161 s on the AMD EPYC VM).
+SMOKE_PARTS = ("versions", "tests", "all", "kernels")
 CPU_MODES = tuple(m.name for m in modes.MODES.values() if not m.gpu_only)
 
 
 @pytest.fixture(scope="module")
 def check(mnist_dir, tmp_path_factory):
     """The GPU check's sequence with tiny settings on this CPU, as the suite's one real run of
-    the controller: its "all" part is every CPU mode, cold and warm, and the later parts share
-    that part's warm compile cache. Running it here also keeps the script from rotting."""
+    the controller: its "all" part is every CPU mode, JAX's cold and warm, torch.compile's
+    object-oriented step cold and its functional step warm (one cold and one warm Inductor build),
+    and the kernels part after it reads that part's warm compile cache. Running it here also
+    keeps the script from rotting."""
     out = tmp_path_factory.mktemp("gpu-check") / "check"
-    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(out), "--smoke"],
+    script = str(ROOT / "benchmarks" / "gpu_check.sh")
+    result = subprocess.run(["bash", script, str(out), "--smoke", *SMOKE_PARTS],
                             capture_output=True, text=True, timeout=900, cwd=ROOT,
                             env={**os.environ, "PYTHON": sys.executable, "MNIST_DATA_DIR": str(mnist_dir)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
@@ -75,15 +83,17 @@ def test_all_modes_on_a_cpu_are_every_mode_but_the_cuda_graphs(benchmark):
     assert set(CPU_MODES) == {"step", "scan", "nojit", "eager", "compile", "func", "fullgraph"}
     assert tuple(rows[0]) == results.CSV_COLUMNS
     ran = {(r["framework"], r["mode"], r["cache"]) for r in rows}
-    assert ran == ({(m.framework, m.name, "cold") for m in modes.MODES.values() if m.name in CPU_MODES}
+    assert ran == ({(m.framework, m.name, "cold") for m in modes.MODES.values()
+                    if m.name in CPU_MODES and m.name != "fullgraph"}
                    | {(m.framework, m.name, "warm") for m in modes.MODES.values()
-                      if m.name in CPU_MODES and m.name not in ("eager", "func")})
+                      if m.name in ("step", "scan", "nojit", "fullgraph")})
     assert len(rows) == len(ran) * EPOCHS
     assert all(r["status"] == "ok" and r["init"] == "shared" and r["device"] == "cpu" for r in rows)
     summary = (out / "summary.md").read_text()
     assert log.rstrip().endswith(summary.strip())  # printed as well as written
-    for mode in ("scan", "compile", "nojit", "func", "fullgraph"):
+    for mode in ("scan", "compile", "nojit", "func"):
         assert f"| {BATCH} | {modes.mode(mode).display} |" in summary
+    assert f"| {BATCH} | PyTorch fullgraph (warm cache) |" in summary
     assert "cudagraph" not in summary
     for name in ("training_curves.png", "epoch_times.png"):
         assert_png(out / name)
@@ -169,11 +179,14 @@ def test_warm_runs_read_the_cache_the_fill_runs_wrote(benchmark):
             assert int(hits) >= 1, (mode, kind)
     meta = json.loads((out / "run_meta.json").read_text())
     fills = [r for r in meta["runs"] if r["purpose"] == "fill"]
-    assert sorted(r["mode"] for r in fills) == ["compile", "fullgraph", "nojit", "scan", "step"]
+    assert sorted(r["mode"] for r in fills) == ["fullgraph", "nojit", "scan", "step"]
     assert all(r["error"] is None and r["framework_version"] and r["device"] == "cpu" for r in fills)
-    summary = (out / "summary.md").read_text()
-    assert "## Cold and warm compilation caches" in summary
-    assert "PyTorch compile, batch 100: first epoch" in summary
+    summary = json.loads((out / "summary.json").read_text())
+    [section] = [s for s in summary["sections"] if s["title"] == "Cold and warm compilation caches"]
+    cached = {f["figures"]["configuration"]: f["figures"] for f in section["findings"]}
+    assert set(cached) == {"JAX step", "JAX scan", "JAX nojit"}  # the modes that ran both ways
+    assert all(f["cache_hits"] >= 1 and f["compile_warm_s"] < f["compile_cold_s"] for f in cached.values()
+               if f["compile_cold_s"] is not None)
 
 
 # --- the controller's own logic, with a fake trainer ------------------------------------
@@ -296,6 +309,20 @@ def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fak
     assert "95% interval" in summary
 
 
+def test_exclude_leaves_out_a_modes_cold_or_warm_runs(tmp_path, capsys):
+    """What the smoke's "all" uses to build each compiler once cold and once warm."""
+    flags = ["--frameworks", "jax", "--modes", "step", "scan", "--batch-sizes", "100",
+             "--out-dir", str(tmp_path)]
+    args = compare_results.parse_args([*flags, "--cache", "both", "--exclude", "step@warm", "scan@cold"])
+    assert [(s.mode, s.cache, s.purpose) for s in compare_results.plan(args)] == [
+        ("step", "cold", "timed"), ("scan", "warm", "fill"), ("scan", "warm", "timed")]
+    for bad in (["--cache", "warm", "--exclude", "step@warm"],
+                ["--cache", "both", "--exclude", "nojit@cold"]):
+        with pytest.raises(SystemExit) as stop:
+            compare_results.parse_args([*flags, *bad])
+        assert stop.value.code == 2 and "MODE@" in capsys.readouterr().err
+
+
 def test_warm_cache_fills_once_per_configuration_then_times_against_it(fake_trainers):
     out = fake_trainers / "out"
     code = compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--modes", "step", "eager", "scan",
@@ -400,27 +427,45 @@ def test_bad_data_exits_2_before_any_run(tmp_path, monkeypatch, capsys):
 
 # --- benchmarks/gpu_check.sh --smoke: every part ran and packed ----------------------------
 
-def test_gpu_check_smoke_ran_every_part_and_packed_them(check):
+def test_gpu_check_smoke_ran_its_parts_and_packed_them(check):
     parts = [line.split("\t") for line in (check / "parts.tsv").read_text().splitlines()]
-    assert [p[0] for p in parts] == ["versions", "tests", "fast", "unroll", "cmdbuf", "precision", "all",
-                                     "kernels", "total"]  # under --smoke kernels comes last
+    assert [p[0] for p in parts] == [*SMOKE_PARTS, "total"]  # under --smoke kernels comes last
     assert all(p[1] == "0" and float(p[2]) >= 0 for p in parts)
     versions = json.loads((check / "versions.json").read_text())
     assert versions["torch"] and versions["jax"] and "gpu" in versions
     with tarfile.open(check.parent / "check.tar.gz") as tar:
         names = tar.getnames()
-    for part in ("fast", "all", "precision", "unroll", "cmdbuf"):
-        assert f"check/{part}/summary.md" in names and f"check/{part}/benchmark_results.csv" in names
+    assert "check/all/summary.md" in names and "check/all/benchmark_results.csv" in names
     assert "check/kernels.json" in names and "check/tests.log" in names
-    assert "JAX scan by unroll: 1: " in (check / "unroll" / "summary.md").read_text()
-    assert "TF32 against strict fp32" in (check / "precision" / "summary.md").read_text()
-    # every part shares one warm cache: each timed run of a compiled mode found its programs there
-    rows = read_csv(check / "precision" / "benchmark_results.csv")
-    assert {(r["mode"], r["precision"]) for r in rows} == {(m, p) for m in ("scan", "eager")
-                                                           for p in ("highest", "tf32")}
-    assert all(int(r["cache_hits"]) >= 1 for r in rows if r["epoch"] == "1" and r["mode"] == "scan")
     kernels = json.loads((check / "kernels.json").read_text())
     assert {"jax scan unroll 1", "jax scan unroll 16", "pytorch fullgraph"} <= {k["step"] for k in kernels}
+
+
+@pytest.mark.parametrize("smoke", [["--smoke"], []], ids=["smoke", "gpu"])
+def test_gpu_check_plans_every_part_with_flags_the_controller_accepts(smoke, tmp_path):
+    """Every part's command, as --plan prints it, through the controller's own parser: a flag
+    that rotted between GPU sessions fails here, not on the GPU."""
+    parts = ["versions", "tests", "fast", "unroll", "cmdbuf", "precision", "all", "kernels"]
+    script = str(ROOT / "benchmarks" / "gpu_check.sh")
+    result = subprocess.run(["bash", script, str(tmp_path / "plan"), *smoke, "--plan", *parts],
+                            capture_output=True, text=True, timeout=120, cwd=ROOT,
+                            env={**os.environ, "PYTHON": sys.executable})
+    assert result.returncode == 0, result.stderr
+    plan = dict(line.split("\t", 1) for line in result.stdout.splitlines())
+    assert sorted(plan) == sorted(parts)
+    for name, command in plan.items():
+        argv = shlex.split(command)
+        while argv[0] == "env" or "=" in argv[0]:
+            argv.pop(0)
+        if argv[1] != "compare_results.py":
+            continue
+        args = compare_results.parse_args(argv[2:])
+        assert args.out_dir == tmp_path / "plan" / name
+        if name in ("unroll", "cmdbuf"):
+            assert args.frameworks == ["jax"] and args.modes == ["scan"] and len(args.unroll) >= 2
+        if name == "precision":
+            assert args.precision == ["highest", "tf32"]
+    assert not (tmp_path / "plan" / "all" / "benchmark_results.csv").exists()  # nothing ran
 
 
 # --- model widths: the order of the runs, the outputs, a run the system kills -------------

@@ -36,3 +36,10 @@ def test_the_readme_gives_two_commands_and_stays_short():
     commands = text.split("## Two commands", 1)[1].split("\n## ", 1)[0]
     assert len([line for line in commands.splitlines() if line.startswith("    python3 -m venv")]) == 2
     assert len(text.split()) <= 1600
+
+
+def test_the_machines_page_is_what_the_tool_writes_from_the_committed_runs(tmp_path):
+    """docs/machines.md is never edited by hand: rewritten from docs/runs/, it is unchanged."""
+    from mlpbench import machines
+    machines.write(ROOT / "docs" / "runs", tmp_path / "machines.md")
+    assert (tmp_path / "machines.md").read_text() == (ROOT / "docs" / "machines.md").read_text()

@@ -23,6 +23,12 @@ def findings(text, prefix):
     return [line[2:] for line in text.splitlines() if line.startswith("- " + prefix)]
 
 
+def figures(report_, key):
+    """The figures of every finding that states `key`: what the tests check; the sentences that
+    state them are fixed once, by the golden summary (tests/golden/summary.md)."""
+    return [f.figures for s in report_["sections"] for f in s["findings"] if key in f.figures]
+
+
 def row(text, batch, name, after="# JAX vs PyTorch"):
     """The cells of a table row, in the first table after the line that starts with `after`."""
     lines = text.splitlines()
@@ -33,34 +39,29 @@ def row(text, batch, name, after="# JAX vs PyTorch"):
 
 # --- parity ---------------------------------------------------------------------------
 
-def test_parity_sentence_says_same_curve_when_curves_agree():
+def test_parity_says_same_curve_when_curves_agree():
     runs = [make_run("jax", "step", val_accs=(0.80, 0.85, 0.90)),
             make_run("pytorch", "eager", val_accs=(0.80, 0.8501, 0.90))]
-    text = summary(runs)
-    assert findings(text, "Batch 64: the JAX") == [
-        "Batch 64: the JAX and PyTorch runs (JAX step, PyTorch eager) follow the same curve: "
-        "across frameworks, over 3 epochs, val accuracy differs by at most 0.0001, train loss by at most "
-        "0.0e+00, val loss by at most 0.0e+00."]
+    [f] = figures(built(runs), "val_acc_gap")
+    assert (f["verdict"], f["batch_size"], f["epochs"], f["configurations"]) == (
+        "same curve", 64, 3, ["JAX step", "PyTorch eager"])
+    assert f["val_acc_gap"] == pytest.approx(0.0001) and f["train_loss_gap"] == f["val_loss_gap"] == 0
 
 
-def test_parity_sentence_says_do_not_follow_when_curves_differ():
+def test_parity_says_do_not_follow_when_curves_differ():
     runs = [make_run("jax", "step", val_accs=(0.80, 0.85, 0.90)),
             make_run("pytorch", "eager", val_accs=(0.80, 0.85, 0.89), train_losses=(1.0, 0.5, 0.4))]
-    text = summary(runs)
-    assert findings(text, "Batch 64: the JAX") == [
-        "Batch 64: the JAX and PyTorch runs (JAX step, PyTorch eager) do NOT follow the same curve: across "
-        "frameworks, over 3 epochs, val accuracy differs by at most 0.0100, train loss by at most 6.7e-02, "
-        "val loss by at most 6.7e-02."]
+    [f] = figures(built(runs), "val_acc_gap")
+    assert f["verdict"] == "not the same curve" and f["val_acc_gap"] == pytest.approx(0.01)
+    # the fabricated train losses are 1/epoch: 1/3 against 0.4 at epoch 3; val loss is each + 0.1
+    assert [f["train_loss_gap"], f["val_loss_gap"]] == pytest.approx([0.4 - 1 / 3] * 2)
 
 
-def test_parity_sentence_expects_no_match_from_native_inits():
+def test_parity_expects_no_match_from_native_inits():
     runs = [make_run("jax", "step", val_accs=(0.80, 0.85, 0.90)),
             make_run("pytorch", "eager", val_accs=(0.70, 0.85, 0.90))]
-    line = findings(summary(runs, init="native"), "Batch 64: the JAX")[0]
-    assert line.startswith("Batch 64: the JAX and PyTorch runs (JAX step, PyTorch eager) start from "
-                           "different weights (--init native), so no match is expected (seed 0): "
-                           "across frameworks, over 3 epochs, val accuracy differs by at most 0.1000")
-    assert "follow" not in line
+    [f] = figures(built(runs, init="native"), "val_acc_gap")
+    assert f["verdict"] == "different starts" and f["val_acc_gap"] == pytest.approx(0.1)
 
 
 # --- speed ratios with and without intervals ------------------------------------------
@@ -129,52 +130,43 @@ def seeded(framework, accs, batch=64):
                      val_accs=(0.5, 0.6, acc)) for s, acc in enumerate(accs)]
 
 
-def accuracy_line(text, batch=64):
-    return next(f for f in findings(text, f"Batch {batch}, final val accuracy"))
+
+def accuracy(jax, torch, init="native"):
+    """The accuracy verdict's figures over as many seeds as each list has values."""
+    seeds = list(range(len(jax)))
+    return figures(built(seeded("jax", jax) + seeded("pytorch", torch), init=init, seeds=seeds),
+                   "jax_minus_pytorch")
 
 
 def test_accuracy_verdict_names_the_higher_framework_with_its_interval():
     jax = [0.9410, 0.9425, 0.9402, 0.9431, 0.9418]
     torch = [0.9301, 0.9322, 0.9290, 0.9330, 0.9305]
-    text = summary(seeded("jax", jax) + seeded("pytorch", torch), init="native", seeds=[0, 1, 2, 3, 4])
-    line = accuracy_line(text)
+    [f] = accuracy(jax, torch)
     diffs = np.subtract(jax, torch)
     half = sps.t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / math.sqrt(len(diffs))  # by hand
-    assert line.startswith(
-        f"Batch 64, final val accuracy over 5 seeds (mean ± SD): JAX {statistics.mean(jax):.4f} ± "
-        f"{statistics.stdev(jax):.4f}, PyTorch {statistics.mean(torch):.4f} ± {statistics.stdev(torch):.4f}; "
-        f"JAX - PyTorch = {diffs.mean():+.4f}, "
-        f"95% interval {diffs.mean() - half:+.4f} to {diffs.mean() + half:+.4f}")
-    assert line.endswith(f"JAX is higher, by {diffs.mean():.4f} "
-                         f"({diffs.mean() * 1e4:.0f} of 10,000 validation images).")
-    swapped = accuracy_line(summary(seeded("jax", torch) + seeded("pytorch", jax), init="native",
-                                    seeds=[0, 1, 2, 3, 4]))
-    assert swapped.endswith(f"PyTorch is higher, by {diffs.mean():.4f} "
-                            f"({diffs.mean() * 1e4:.0f} of 10,000 validation images).")
+    assert (f["batch_size"], f["seeds"], f["higher"]) == (64, 5, "JAX")
+    assert [f["jax_mean"], f["jax_sd"], f["pytorch_mean"], f["pytorch_sd"]] == pytest.approx(
+        [statistics.mean(jax), statistics.stdev(jax), statistics.mean(torch), statistics.stdev(torch)])
+    assert f["jax_minus_pytorch"] == pytest.approx(diffs.mean())
+    assert f["interval"] == pytest.approx([diffs.mean() - half, diffs.mean() + half])
+    assert f["p"] == pytest.approx(sps.ttest_rel(jax, torch).pvalue)
+    [swapped] = accuracy(torch, jax)
+    assert swapped["higher"] == "PyTorch" and swapped["jax_minus_pytorch"] == pytest.approx(-diffs.mean())
 
 
 def test_accuracy_verdict_says_no_difference_when_the_interval_holds_zero():
-    jax = [0.9410, 0.9395, 0.9420, 0.9401, 0.9415]
-    torch = [0.9405, 0.9412, 0.9399, 0.9418, 0.9402]
-    line = accuracy_line(summary(seeded("jax", jax) + seeded("pytorch", torch), init="native",
-                                 seeds=[0, 1, 2, 3, 4]))
-    assert line.endswith("): no difference detected.")
-    assert "identical weights by construction" not in line
+    [f] = accuracy([0.9410, 0.9395, 0.9420, 0.9401, 0.9415], [0.9405, 0.9412, 0.9399, 0.9418, 0.9402])
+    assert f["higher"] is None and f["interval"][0] < 0 < f["interval"][1]
 
 
-def test_shared_init_says_the_starts_are_identical():
+def test_shared_init_gives_the_same_gap_at_every_seed():
     accs = [0.9410, 0.9395, 0.9420]
-    line = accuracy_line(summary(seeded("jax", accs) + seeded("pytorch", accs), init="shared",
-                                 seeds=[0, 1, 2]))
-    assert ("JAX - PyTorch = +0.0000, 95% interval +0.0000 to +0.0000 (the same gap at every seed): "
-            "no difference" in line)
-    assert line.endswith("With --init shared both start from identical weights by construction, "
-                         "so this compares their arithmetic, not their initialisations.")
+    [f] = accuracy(accs, accs, init="shared")
+    assert f["higher"] is None and f["jax_minus_pytorch"] == 0 and f["interval"] == [0, 0] and f["p"] is None
 
 
 def test_one_seed_gives_no_accuracy_verdict():
-    assert not findings(summary(seeded("jax", [0.9]) + seeded("pytorch", [0.8])),
-                        "Batch 64, final val accuracy")
+    assert not accuracy([0.9], [0.8])
 
 
 # --- time to accuracy -----------------------------------------------------------------
@@ -185,16 +177,17 @@ def test_time_to_accuracy_counts_epoch_1_and_stops_at_the_first_epoch_that_reach
     text = summary(runs)
     assert row(text, 64, "JAX step")[10] == "3.00 s (epoch 2)"
     assert row(text, 64, "PyTorch eager")[10] == "not in 3 epochs"
-    assert findings(text, "Batch 64: time to") == [
-        "Batch 64: time to val accuracy 0.85 (training time, epoch 1 included): JAX step 3.00 s (epoch 2); "
-        "not reached in 3 epochs: PyTorch eager."]
+    [f] = figures(built(runs), "reached")
+    assert f["reached"] == {"JAX step": {"time_s": 3.0, "epoch": 2, "runs": 1, "of": 1}}
+    assert f["not_reached"] == ["PyTorch eager"] and f["target"] == 0.85
 
 
 def test_target_never_reached_is_itself_the_finding():
     runs = [make_run("jax", "step", batch=1024, val_accs=(0.60, 0.70, 0.72)),
             make_run("pytorch", "eager", batch=1024, val_accs=(0.60, 0.70, 0.7277))]
-    assert findings(summary(runs), "Batch 1024: no run") == [
-        "Batch 1024: no run reached val accuracy 0.85 in 3 epochs (best 0.7277)."]
+    [f] = figures(built(runs), "reached")
+    assert (f["batch_size"], f["reached"], f["best_val_acc"]) == (1024, {}, 0.7277)
+    assert f["not_reached"] == ["JAX step", "PyTorch eager"]
 
 
 # --- the JIT: share, break-even, recompiles ------------------------------------------
@@ -205,24 +198,23 @@ def test_break_even_is_computed_and_never_when_there_is_no_saving():
             make_run("jax", "step", times=(1.0, 0.5, 0.5)),
             make_run("jax", "nojit", times=(0.9, 0.4, 0.4))]
     b = built(runs)
-    text = report.render(b)
+    even = {f["configuration"]: f for f in figures(b, "outcome")}
     # 1 + (12 - 1) / (0.9 - 0.8), and the saving's own verdict beside it: single runs cannot tell
-    [line] = findings(text, "Batch 64: PyTorch compile against")
-    assert line.startswith("Batch 64: PyTorch compile against PyTorch eager: breaks even after 111.0 epochs")
-    assert weighs(b, "PyTorch compile", "PyTorch eager").verdict == NOT_ENOUGH and NOT_ENOUGH in line
-    [line] = findings(text, "Batch 64: JAX step against")
-    assert line.startswith("Batch 64: JAX step against JAX nojit: never breaks even")
+    assert (even["PyTorch compile"]["outcome"], even["PyTorch compile"]["against"]) == ("breaks even",
+                                                                                       "PyTorch eager")
+    assert even["PyTorch compile"]["epochs"] == pytest.approx(111.0)
+    assert weighs(b, "PyTorch compile", "PyTorch eager").verdict == NOT_ENOUGH
+    assert (even["JAX step"]["outcome"], even["JAX step"]["epochs"]) == ("never", None)
     assert label(weighs(b, "JAX step", "JAX nojit").fast) == "JAX nojit"
     # with three runs a side the saving is real, and the break-even is stated as sure as it is
     runs = [make_run("pytorch", m, repeat=r, times=(t0, t * (1 + 0.01 * r), t * (1 + 0.01 * r)))
             for r in (1, 2, 3) for m, t0, t in (("eager", 1.0, 0.9), ("compile", 12.0, 0.6))]
     b = built(runs, repeats=3)
     assert weighs(b, "PyTorch compile", "PyTorch eager").verdict == FASTER
-    [line] = findings(report.render(b), "Batch 64: PyTorch compile against")
-    # medians 0.918 and 0.612 s (the second of three runs), first epochs 1 and 12 s
-    assert line.startswith("Batch 64: PyTorch compile against PyTorch eager: breaks even after "
-                           f"{1 + 11 / (0.918 - 0.612):.1f} epochs")
-    assert "PyTorch compile faster: 95% interval" in line
+    [f] = figures(b, "outcome")
+    # geometric means of 0.909, 0.918, 0.927 and of 0.606, 0.612, 0.618 s; first epochs 1 and 12 s
+    saving = sps.gmean([0.9 * 1.01, 0.9 * 1.02, 0.9 * 1.03]) - sps.gmean([0.6 * 1.01, 0.6 * 1.02, 0.6 * 1.03])
+    assert f["outcome"] == "breaks even" and f["epochs"] == pytest.approx(1 + 11 / saving)
 
 
 def test_jit_share_and_its_trend_across_batch_sizes():
@@ -230,15 +222,17 @@ def test_jit_share_and_its_trend_across_batch_sizes():
             make_run("jax", "step", batch=256, times=(2.0, 1.0, 1.0)),
             make_run("pytorch", "eager", batch=64, times=(2.0, 2.0, 2.0)),
             make_run("pytorch", "eager", batch=256, times=(1.0, 1.0, 1.0))]
-    assert findings(summary(runs), "JAX step: JIT") == [
-        "JAX step: JIT overhead 1.00 s = 14.3% of training at batch 64, "
-        "1.00 s = 25.0% of training at batch 256; the share rises as the batch grows."]
+    [jax] = [f for f in figures(built(runs), "by_batch_size") if f["configuration"] == "JAX step"]
+    assert jax["by_batch_size"] == [{"batch_size": 64, "jit_s": 1.0, "share_pct": pytest.approx(100 / 7)},
+                                    {"batch_size": 256, "jit_s": 1.0, "share_pct": 25.0}]
+    assert jax["trend"] == "rises"
 
 
 def test_a_recompile_after_epoch_1_is_a_finding():
     runs = [make_run("jax", "step", recompiles={1: 0, 2: 0, 3: 1}), make_run("pytorch", "eager")]
     text = summary(runs)
-    assert findings(text, "JAX step, batch 64: 1 recompilation(s) after epoch 1")
+    assert figures(built(runs), "recompiles") == [{"configuration": "JAX step", "batch_size": 64,
+                                                    "recompiles": 1}]
     jit_table = "## The JIT"
     assert (row(text, 64, "JAX step", jit_table)[-1] == "1"
             and row(text, 64, "PyTorch eager", jit_table)[-1] == "-")
@@ -335,15 +329,15 @@ def test_cache_and_loader_findings():
                      first={"jit_compile_s": 0.02, "cache_hits": 1}),
             make_run("jax", "step", input="loader", times=(3.0, 2.0, 2.0)),
             make_run("pytorch", "eager", times=(1.5, 1.5, 1.5))]
-    text = summary(runs)
-    assert findings(text, "JAX step, batch 64: first epoch") == [
-        "JAX step, batch 64: first epoch 2.00 s cold, 1.20 s with a warm cache (800.0 ms saved; "
-        "compile 800.0 ms -> 20.0 ms; 1 program(s) read from the cache)."]
-    [line] = findings(text, "Batch 64, JAX step: DataLoader")
-    assert line.startswith(
-        "Batch 64, JAX step: DataLoader input 2.00 s vs device-resident 1.00 s per steady epoch: "
-        "+1.00 s per epoch, +10.00 ms per step (100 steps), +156.2 µs per image; "
-        "2.00x the device-resident time (not enough evidence: a single run each")
+    b = built(runs)
+    [cache] = figures(b, "cache_hits")
+    assert cache == {"configuration": "JAX step", "batch_size": 64, "first_cold_s": 2.0, "first_warm_s": 1.2,
+                     "saved_s": pytest.approx(0.8), "compile_cold_s": 0.8, "compile_warm_s": 0.02,
+                     "cache_hits": 1}
+    [loader] = figures(b, "extra_s_per_epoch")
+    assert loader == {"batch_size": 64, "extra_s_per_epoch": 1.0, "extra_ms_per_step": 10.0,
+                      "extra_us_per_image": pytest.approx(1e6 / 6400)}
+    assert weighs(b, "JAX step (loader)", "JAX step").ratio == 2.0
     # the steady-state comparison between frameworks is made on cold, device-resident runs
     c = weighs(built(runs), "JAX step", "PyTorch eager")
     assert c.ratio == 1.5 and c.verdict == NOT_ENOUGH
@@ -391,7 +385,8 @@ def test_each_pair_weighs_the_one_thing_the_modes_table_says_it_changes():
     # every pair the table names, once, and nothing else: 2 func, 4 fullgraph, 1 compile, 1 step, 2 scan
     assert len(lines) == 10
     # the break-even of what compiling buys stays in the JIT section
-    assert findings(summary(runs), "Batch 64: PyTorch fullgraph against PyTorch func: breaks even after")
+    assert [(f["against"], f["outcome"]) for f in figures(b, "outcome")
+            if f["configuration"] == "PyTorch fullgraph"] == [("PyTorch func", "breaks even")]
 
 
 def test_unroll_sweep_names_the_fastest_with_its_interval():
@@ -487,22 +482,27 @@ def test_map_cells_are_each_widths_ratio_and_interval():
     assert cells[(128, 64)].interval[0] > 1 and cells[(128, 64)].verdict == FASTER
     assert cells[(512, 64)].verdict == WITHIN_NOISE and cells[(2048, 64)].verdict == WITHIN_NOISE
     assert cells[(2048, 64)].ratio < 1 and cells[(2048, 64)].comparison.fast == cells[(2048, 64)].pytorch
-    line = sweep.ratio_findings(stats)[0].text
-    assert line.startswith("Batch 64, PyTorch eager / JAX step steady time by width: 128: 2.00x [")
-    assert line.endswith("; within noise from width 512 on; JAX faster at 128.")
+    [f] = sweep.ratio_findings(stats)
+    assert f.figures["pytorch_over_jax"] == {w: cells[(w, 64)].ratio for w in WIDTHS}
+    assert f.figures["pytorch_over_jax"][128] == pytest.approx(2.0)
+    assert (f.figures["within_noise"], f.figures["within_noise_from"], f.figures["jax_faster"]) == (
+        [512, 2048], 512, [128])
+    assert f.comparisons == tuple(cells[(w, 64)].comparison for w in WIDTHS)
 
 
-@pytest.mark.parametrize("pytorch_s, verdict", [
-    ({128: 2e-3, 512: 2.02e-3, 2048: 8e-3},
-     "within noise at width 512; JAX faster at 128; PyTorch faster at 2048."),
-    ({128: 1.01e-3, 512: 2.02e-3, 2048: 9.9e-3}, "within noise at every width."),
-    ({128: 2e-3, 512: 3e-3, 2048: 15e-3}, "within noise at no width; JAX faster at 128, 512, 2048.")])
-def test_which_widths_are_within_noise_and_who_is_faster_at_the_others(pytorch_s, verdict):
+@pytest.mark.parametrize("pytorch_s, within, since, jax, pytorch", [
+    ({128: 2e-3, 512: 2.02e-3, 2048: 8e-3}, [512], None, [128], [2048]),
+    ({128: 1.01e-3, 512: 2.02e-3, 2048: 9.9e-3}, [128, 512, 2048], 128, [], []),
+    ({128: 2e-3, 512: 3e-3, 2048: 15e-3}, [], None, [128, 512, 2048], [])])
+def test_which_widths_are_within_noise_and_who_is_faster_at_the_others(pytorch_s, within, since, jax,
+                                                                       pytorch):
     jax_s = {128: 1e-3, 512: 2e-3, 2048: 10e-3}
     step_s = {**{("jax", w): t for w, t in jax_s.items()},
               **{("pytorch", w): t for w, t in pytorch_s.items()}}
-    line = sweep.ratio_findings(all_stats(sweep_runs(step_s), {}, 0.85)[1])[0].text
-    assert line.endswith("; " + verdict)
+    [f] = sweep.ratio_findings(all_stats(sweep_runs(step_s), {}, 0.85)[1])
+    assert (f.figures["within_noise"], f.figures["within_noise_from"]) == (within, since)
+    assert (f.figures["jax_faster"], f.figures["pytorch_faster"], f.figures["not_enough_evidence"]) == (
+        jax, pytorch, [])
 
 
 def test_fit_recovers_fixed_cost_and_rate_and_names_the_bound():
@@ -516,15 +516,14 @@ def test_fit_recovers_fixed_cost_and_rate_and_names_the_bound():
     assert len(fits) == 2
     for f in fits:
         assert f.fixed_s == pytest.approx(fixed, rel=1e-3) and f.rate == pytest.approx(rate, rel=1e-3)
-    line = next(l for l in sweep.fit_findings(stats) if l.startswith("JAX step"))
+    [f] = [f.figures for f in sweep.fit_findings(stats) if f.figures["configuration"] == "JAX step"]
     shares = {w: fixed / (fixed + batch * model.flops_per_sample(model.layer_sizes((w, w))) / rate)
               for w in WIDTHS}
     assert shares[128] > 0.5 > shares[512] > shares[2048]
-    assert line.startswith("JAX step, batch 64: step time = 400.0 µs + FLOPs / 100 GFLOP/s")
-    bounds = (f"128: dispatch-bound ({100 * shares[128]:.0f}% fixed), 512: compute-bound "
-              f"({100 * shares[512]:.0f}% fixed), 2048: compute-bound ({100 * shares[2048]:.0f}% fixed).")
-    assert line.endswith(bounds)
-    assert "FLOPs / 100 GFLOP/s (fit over widths 128, 512, 2048, R² 1.000)" in line
+    assert f["fixed_s"] == pytest.approx(fixed, rel=1e-3)
+    assert f["rate_flops_per_s"] == pytest.approx(rate, rel=1e-3)
+    assert f["r_squared"] == pytest.approx(1.0) and f["fixed_share"] == pytest.approx(shares, rel=1e-3)
+    assert f["bound"] == {128: "dispatch", 512: "compute", 2048: "compute"}
 
 
 def test_summary_json_holds_the_table_and_the_sweep():
@@ -534,7 +533,7 @@ def test_summary_json_holds_the_table_and_the_sweep():
     by_model = {(c["hidden"], c["framework"]): c for c in built["configurations"]}
     # three runs 0.99, 1.00 and 1.01 times 2 ms a step: their geometric mean
     assert by_model[((128, 128), "pytorch")]["steady"] == pytest.approx(0.2 * (0.99 * 1.01) ** (1 / 3))
-    assert {(c["width"], c["batch"]) for c in built["sweep"]["cells"]} == {(128, 64), (2048, 64)}
+    assert {(c["width"], c["batch_size"]) for c in built["sweep"]["cells"]} == {(128, 64), (2048, 64)}
     header, rows = built["table"]
     assert header[1] == "Model" and rows[0][1] == "784-128-128-10"
     vs_fastest = {(r[1], r[2]): r[-1] for r in rows}  # within a model: two things never change at once
@@ -548,9 +547,12 @@ def test_jit_share_by_width_is_a_finding():
     runs = [make_run("jax", "step", hidden=(w, w), times=(2.0 + t, t, t))
             for w, t in ((128, 0.5), (2048, 5.0))]
     # JIT = first - steady = 2 s; training = 2 + 3t
-    assert sweep.jit_width_findings(all_stats(runs, {}, 0.85)[1]) == [
-        "JAX step, batch 64: JIT overhead 2.00 s = 57.1% of training at width 128, 2.00 s = 11.8% of "
-        "training at width 2048; the share falls as the width grows."]
+    [f] = sweep.jit_width_findings(all_stats(runs, {}, 0.85)[1])
+    assert [w["width"] for w in f.figures["by_width"]] == [128, 2048]
+    assert [w["jit_s"] for w in f.figures["by_width"]] == pytest.approx([2.0, 2.0])
+    assert [w["share_pct"] for w in f.figures["by_width"]] == pytest.approx([200 / 3.5, 200 / 17])
+    assert (f.figures["configuration"], f.figures["batch_size"], f.figures["trend"]) == (
+        "JAX step", 64, "falls")
 
 
 # --- a busy machine: the rule, and the findings that rest on busy runs -----------------
@@ -561,9 +563,9 @@ def test_busy_rule_on_measured_figures(other, busy):
     benchmark, 0.98 (and it slowed JAX 1.9x): the rule flags more than 0.3."""
     runs = steady_runs("jax", "step", [0.50, 0.52]) + steady_runs("pytorch", "eager", [1.0, 1.02])
     runs[0].other_cores = other
-    text = summary(runs, epochs=4, repeats=2)
-    assert ("shared the machine" in text) == busy
-    assert speed_line(text).endswith(" Suspect: the machine was busy during 1 of these 4 runs.") == busy
+    b = built(runs, epochs=4, repeats=2)
+    assert ("shared the machine" in " ".join(b["warnings"])) == busy
+    assert weighs(b, "JAX step", "PyTorch eager").busy_runs == int(busy)
 
 
 def test_an_interrupted_benchmark_says_so_first():

@@ -82,7 +82,8 @@ def test_compare_weighs_each_matched_configuration_after_what_differs(two_folder
         "new": ["PyTorch func (2 threads), batch 100", "PyTorch func (2 threads), batch 200"],
     }
     assert (
-        "Only in two (no match, or no steady epoch): PyTorch func (2 threads), batch 100; PyTorch func (2 threads), batch 200."
+        "Only in two (no match, or no steady epoch): PyTorch func (2 threads), batch 100; "
+        "PyTorch func (2 threads), batch 200."
         in printed
     )
 

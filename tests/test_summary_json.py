@@ -63,7 +63,8 @@ def validate(summary):
     for i, section in enumerate(summary["sections"]):
         check_fields(section, {"title": TEXT, "findings": list}, f"sections[{i}]")
         for j, finding in enumerate(section["findings"]):
-            check_fields(finding, {"text": TEXT, "comparisons": list}, f"sections[{i}].findings[{j}]")
+            check_fields(finding, {"text": TEXT, "comparisons": list, "figures": dict},
+                         f"sections[{i}].findings[{j}]")
             for c in finding["comparisons"]:
                 check_comparison(c, f"sections[{i}].findings[{j}]")
     for i, c in enumerate(summary["comparisons"]):
