@@ -269,6 +269,9 @@ def main(argv=None):
     device, info = select_device(args)
     if args.probe:
         return probe(info, args.precision)
+    stats = device.memory_stats() if info.kind == "gpu" else None
+    if stats and "bytes_limit" in stats:  # what XLA's allocator may take, less what it holds
+        cli.check_gpu_memory(args, stats["bytes_limit"] - stats.get("bytes_in_use", 0), info.name)
     if args.compile_cache:
         use_compile_cache(args.compile_cache)
     split = cli.load_split(args)

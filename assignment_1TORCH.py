@@ -343,6 +343,8 @@ def main(argv=None):
     device, info = select_device(args)
     if args.probe:
         return probe(device, info, args.precision)
+    if device.type == "cuda":
+        cli.check_gpu_memory(args, torch.cuda.mem_get_info(device)[0], info.name)
     use_compile_cache(args.compile_cache)
     split = cli.load_split(args)
     torch.manual_seed(args.seed)

@@ -6,9 +6,7 @@ children's JSON records become benchmark_results.csv, training_curves.png, epoch
 summary.md, summary.json and run_meta.json, and with several widths size_map.png.
 """
 import argparse
-import dataclasses
 import datetime
-import itertools
 import json
 import os
 import platform
@@ -22,9 +20,9 @@ from pathlib import Path
 
 from mlpbench import cli, data, model, modes, saved
 from mlpbench.children import LoadMeter, Progress, run_child
-from mlpbench.fileio import write_atomic
-from mlpbench.machine import best_probes, cpu_extensions, cpu_name, framework_env, gpu_facts
+from mlpbench.machine import best_probes, cpu_extensions, cpu_name, framework_env, gpu_facts, gpu_memory_bytes
 from mlpbench.outputs import write_outputs
+from mlpbench.plan import arms, plan, variants  # noqa: F401  (the controller's plan, as tests call it)
 from mlpbench.records import EXIT_ERROR, EXIT_OK, Run, RunSpec
 from mlpbench.results import ResultsError, read_results, write_csv, write_meta
 
@@ -131,7 +129,9 @@ def parse_args(argv=None):
             setattr(args, name, list(dict.fromkeys(getattr(args, name))))
     cli.check_batch_sizes(parser, args.batch_sizes, args.train_limit)
     cli.check_threads(parser, args.threads)
-    cli.check_memory(parser, [(w, w) for w in args.widths], args.batch_sizes, args.train_limit)
+    gpu = gpu_facts() if args.device != "cpu" else None  # nvidia-smi's answer; None without one
+    cli.check_memory(parser, [(w, w) for w in args.widths], args.batch_sizes, args.train_limit,
+                     gpu_bytes=gpu_memory_bytes(gpu), gpu_name=gpu and gpu["name"])
     try:
         args.out_dir.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=args.out_dir).close()
@@ -182,52 +182,6 @@ def cuda_available(device):
         return torch.cuda.is_available()
     except ImportError:
         return False
-
-
-def variants(args, batch, input_, framework):
-    """(mode, precision, unroll) of one framework to run at a batch size and input, in the
-    order of the modes table."""
-    return [(m, precision, unroll) for m in map(modes.mode, modes.names(framework))
-            if m.name in args.modes and not (input_ == "loader" and m.device_input_only)
-            and f"{m.name}@{batch}" not in args.exclude
-            for precision in args.precision
-            for unroll in (args.unroll or [None] if m.name == "scan" else [None])]
-
-
-def plan(args):
-    """Every run, in order. Seeds and repeats are outermost, so that drift on a shared machine
-    spreads over every configuration alike; inside them the widths rotate (each group of runs
-    starts one width later than the one before) and which framework, and which thread count, runs
-    first alternates from group to group, so that drift looks like none of these effects.
-    Warm-cache runs come after every cold run and every cache-filling run; a mode that
-    compiles nothing runs once, cold, whatever --cache says."""
-    caches = {"cold": ["cold"], "warm": ["warm"], "both": ["cold", "warm"]}[args.cache]
-    cold, fills, warm, groups = [], {}, [], 0
-    blocks = itertools.product(args.seeds, range(1, args.repeats + 1), args.batch_sizes, args.input)
-    for block, (seed, repeat, batch, input_) in enumerate(blocks):
-        turn = block % len(args.widths)
-        for width in args.widths[turn:] + args.widths[:turn]:
-            order = args.frameworks if groups % 2 == 0 else args.frameworks[::-1]
-            threads = (args.threads or [None])[::1 if groups % 2 == 0 else -1]
-            groups += 1
-            for (m, precision, unroll), n in itertools.product(
-                    (v for f in order for v in variants(args, batch, input_, f)), threads):
-                spec = RunSpec(m.framework, m.name, batch, input_, "cold", seed, repeat, precision=precision,
-                               unroll=unroll, hidden=(width, width), threads=n)
-                if ("cold" in caches or not m.cacheable) and f"{m.name}@cold" not in args.exclude:
-                    cold.append(spec)
-                if "warm" in caches and m.cacheable and f"{m.name}@warm" not in args.exclude:
-                    warm.append(dataclasses.replace(spec, cache="warm"))
-                    fill = dataclasses.replace(spec, cache="warm", seed=args.seeds[0], repeat=0)
-                    fills.setdefault(dataclasses.replace(fill, purpose="fill"), None)
-    return arms(cold) + list(fills) + arms(warm) if args.aa else cold + list(fills) + warm
-
-
-def arms(specs):
-    """--aa: each run twice, as arm A and arm B, in the order A B, B A, A B ... by repeat, so
-    that drift across the benchmark falls on both arms alike."""
-    order = {True: ("A", "B"), False: ("B", "A")}
-    return [dataclasses.replace(s, arm=arm) for s in specs for arm in order[s.repeat % 2 == 1]]
 
 
 def spec_epochs(args, spec):
@@ -326,7 +280,7 @@ def main(argv=None):
     if args.from_dir:
         return rebuild(args)
     if args.compare:
-        return compare_folders(*args.compare, args.out_dir)
+        return saved.main(*args.compare, args.out_dir)
     try:
         data.load_mnist(args.data_dir)  # fetched and verified once, before any run
         if "loader" in args.input:
@@ -377,23 +331,6 @@ def rebuild(args):
     except ResultsError as e:
         cli.fail(str(e))
     print(write_outputs(args.out_dir, runs, meta))
-    return EXIT_OK
-
-
-def compare_folders(old, new, out_dir):
-    """--compare: one line and exit 2 where a folder cannot be read or nothing matches."""
-    try:
-        result = saved.compare_saved(old, new)
-    except saved.SavedError as e:
-        cli.fail(str(e))
-    text = saved.render(result)
-    print(text, end="")
-    if out_dir:
-        write_atomic(out_dir / "compare.md", lambda f: f.write(text.encode()))
-        data = json.dumps(result.as_dict(), indent=1)
-        write_atomic(out_dir / "compare.json", lambda f: f.write(data.encode()))
-    if not result.pairs:
-        cli.fail(f"no configuration of {old} matches one of {new} on {', '.join(result.matched_on)}")
     return EXIT_OK
 
 

@@ -153,18 +153,26 @@ def parse_trainer_args(parser, argv=None):
     return args
 
 
-def check_memory(parser, hiddens, batch_sizes, train_samples):
-    """Refuse, before anything is allocated, a model and batch whose floor (model.bytes_needed)
-    exceeds the memory this machine has available."""
-    have = available_memory()
-    if have is None:
-        return
-    for hidden in hiddens:
-        sizes = model.layer_sizes(tuple(hidden))
-        need = max(model.bytes_needed(sizes, batch, train_samples) for batch in batch_sizes)
-        if need > have:
-            parser.error(f"the {'-'.join(map(str, sizes))} model needs at least {need / 2**30:,.1f} GiB of "
-                         f"memory to train; this machine has {have / 2**30:,.1f} GiB available")
+def memory_refusal(hidden, batch_sizes, train_samples, have, where="this machine"):
+    """The one line that refuses a model and batch whose floor (model.bytes_needed: parameters,
+    gradients, activations and the splits, all on the device) exceeds the `have` bytes that
+    `where` has available; None where it fits."""
+    sizes = model.layer_sizes(tuple(hidden))
+    need = max(model.bytes_needed(sizes, batch, train_samples) for batch in batch_sizes)
+    if need <= have:
+        return None
+    return (f"the {'-'.join(map(str, sizes))} model needs at least {need / 2**30:,.1f} GiB of memory to "
+            f"train; {where} has {have / 2**30:,.1f} GiB available")
+
+
+def check_memory(parser, hiddens, batch_sizes, train_samples, gpu_bytes=None, gpu_name=None):
+    """Refuse, before anything is allocated, a model and batch that the memory this machine has
+    available cannot hold, or (given its size) the GPU's."""
+    for have, where in ((available_memory(), "this machine"), (gpu_bytes, f"the GPU ({gpu_name})")):
+        for hidden in hiddens if have is not None else ():
+            refusal = memory_refusal(hidden, batch_sizes, train_samples, have, where)
+            if refusal:
+                parser.error(refusal)
 
 
 def check_batch_sizes(parser, batch_sizes, limit):
@@ -182,3 +190,11 @@ def load_split(args):
         fail(str(e))
     n = args.train_limit
     return split._replace(train_images=split.train_images[:n], train_labels=split.train_labels[:n])
+
+
+def check_gpu_memory(args, free_bytes, gpu_name):
+    """A trainer's check on the GPU it selected, once the framework can say what it has free."""
+    refusal = memory_refusal(args.hidden, [args.batch_size], args.train_limit, free_bytes,
+                             f"the GPU ({gpu_name})")
+    if refusal:
+        fail(refusal)

@@ -144,3 +144,12 @@ def gpu_facts():
     cuda = re.search(r"CUDA Version:\s*([\d.]+)", header)
     return {"name": name, "driver_version": driver, "memory": memory,
             "cuda_driver": cuda.group(1) if cuda else None}
+
+
+def gpu_memory_bytes(gpu):
+    """nvidia-smi's memory.total ("81559 MiB") in bytes, or None."""
+    try:
+        value, unit = gpu["memory"].split()
+        return int(value) * {"MiB": 2**20, "GiB": 2**30}[unit]
+    except (TypeError, KeyError, ValueError):
+        return None

@@ -6,9 +6,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlpbench import cli
 from mlpbench.aggregate import Config, ConfigStats, config_order
 from mlpbench.comparison import Comparison, weigh
+from mlpbench.fileio import write_atomic
 from mlpbench.formatting import label
+from mlpbench.records import EXIT_OK
 from mlpbench.report import SCHEMA_VERSION
 
 # The facts that make two folders' runs come from different machines, not just other settings.
@@ -26,6 +29,12 @@ class Saved:
     name: str  # the folder's name, which the sentences use
     stats: dict  # {Config: ConfigStats}
     setup: dict
+    threads: int | None = None  # the one thread count its runs recorded, if one
+
+    def key(self, config, fields):
+        """What a configuration is matched on; without --threads, the count its runs used."""
+        config = config if config.threads is not None else config._replace(threads=self.threads)
+        return config.key(*fields)
 
 
 def load(folder):
@@ -48,12 +57,16 @@ def load(folder):
     for entry in summary["configurations"]:
         config = Config(**{f: entry[f] for f in Config._fields})
         stats[config._replace(hidden=tuple(config.hidden))] = ConfigStats.from_dict(entry)
-    return Saved(folder.resolve().name, stats, summary["setup"])
+    # Without --threads every run used the cores it was given: where both frameworks recorded one
+    # count, that is the count the folder matches on, so that it meets a folder run with --threads.
+    setup = summary["setup"]
+    counts = {n for name in ("JAX threads", "PyTorch threads") for n in setup.get(name) or []}
+    return Saved(folder.resolve().name, stats, setup, counts.pop() if len(counts) == 1 else None)
 
 
 def varying(saved):
     """The configuration fields whose value differs between configurations of one folder."""
-    return [f for f in Config._fields if len({getattr(c, f) for c in saved.stats}) > 1]
+    return [f for f in Config._fields if len({saved.key(c, (f,)) for c in saved.stats}) > 1]
 
 
 @dataclass(frozen=True)
@@ -125,7 +138,7 @@ def setting_differences(old, new):
             out.append((name, a, b))
     moving = set(varying(old)) | set(varying(new))
     for field in Config._fields:
-        values = [{getattr(c, field) for c in s.stats} for s in (old, new)]
+        values = [{s.key(c, (field,))[0] for c in s.stats} for s in (old, new)]
         if field not in moving and values[0] != values[1] and all(values):
             out.append((field, *(v.pop() for v in values)))
     return tuple(out)
@@ -135,15 +148,15 @@ def compare_saved(old_dir, new_dir):
     """Raises SavedError."""
     old, new = load(old_dir), load(new_dir)
     matched_on = tuple(f for f in Config._fields if f in set(varying(old)) | set(varying(new)))
-    by_key = {c.key(*matched_on): c for c in new.stats}
+    by_key = {new.key(c, matched_on): c for c in new.stats}
     pairs, unmatched_old = [], []
     for c in sorted(old.stats, key=config_order):
-        match = by_key.pop(c.key(*matched_on), None)
+        match = by_key.pop(old.key(c, matched_on), None)
         if (match is None or old.stats[c].steady is None or new.stats[match].steady is None
                 or old.stats[c].devices != new.stats[match].devices):
             unmatched_old.append(c)
             if match is not None:
-                by_key[c.key(*matched_on)] = match
+                by_key[old.key(c, matched_on)] = match
             continue
         pairs.append(Pair(c, match, weigh(c, old.stats[c], match, new.stats[match], (old.name, new.name))))
     return SavedComparison(old, new, matched_on, setting_differences(old, new), tuple(pairs),
@@ -181,3 +194,20 @@ def render(result):
             lines += ["", f"Only in {side} (no match, or no steady epoch): "
                       + "; ".join(f"{label(c)}, batch {c.batch_size}" for c in configs) + "."]
     return "\n".join(lines) + "\n"
+
+
+def main(old, new, out_dir):
+    """--compare: one line and exit 2 where a folder cannot be read or nothing matches."""
+    try:
+        result = compare_saved(old, new)
+    except SavedError as e:
+        cli.fail(str(e))
+    text = render(result)
+    print(text, end="")
+    if out_dir:
+        write_atomic(out_dir / "compare.md", lambda f: f.write(text.encode()))
+        data = json.dumps(result.as_dict(), indent=1)
+        write_atomic(out_dir / "compare.json", lambda f: f.write(data.encode()))
+    if not result.pairs:
+        cli.fail(f"no configuration of {old} matches one of {new} on {', '.join(result.matched_on)}")
+    return EXIT_OK

@@ -127,6 +127,26 @@ def test_a_model_the_machine_cannot_hold_exits_2_saying_both_figures(script):
     assert float(need.replace(",", "")) > 1000 > float(have.replace(",", ""))
 
 
+def test_a_model_the_gpu_cannot_hold_is_refused_saying_both_figures(tmp_path, capsys, monkeypatch):
+    """On a GPU the splits, parameters, gradients and activations all live in its memory: the
+    controller weighs them against nvidia-smi's total, the trainers against what their framework
+    says is free (mlpbench.cli.check_gpu_memory, the same sentence)."""
+    import compare_results
+    from mlpbench import cli
+    monkeypatch.setattr(compare_results, "gpu_facts", lambda: {"name": "Tiny GPU", "memory": "512 MiB"})
+    with pytest.raises(SystemExit) as stop:
+        compare_results.parse_args(["--widths", "128", "8192", "--out-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert re.search(r"784-8192-8192-10 model needs at least [\d.]+ GiB of memory to train; "
+                     r"the GPU \(Tiny GPU\) has 0\.5 GiB available", err)
+    compare_results.parse_args(["--widths", "128", "--out-dir", str(tmp_path)])  # this one fits
+    compare_results.parse_args(["--widths", "8192", "--device", "cpu", "--out-dir", str(tmp_path)])
+    assert compare_results.gpu_memory_bytes({"memory": "81559 MiB"}) == 81559 * 2**20
+    assert compare_results.gpu_memory_bytes(None) is None
+    assert cli.memory_refusal((128, 128), [64], 50_000, 2**30) is None
+
+
 def test_a_width_sweep_that_cannot_fit_is_refused_before_its_first_run(tmp_path, capsys, monkeypatch):
     import compare_results
     monkeypatch.setattr(compare_results, "run_all", lambda *a: pytest.fail("a run was started"))

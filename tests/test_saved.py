@@ -12,6 +12,7 @@ from scipy import stats as sps
 import compare_results
 from mlpbench import report, saved
 from mlpbench.comparison import verdict_of
+from mlpbench.formatting import label
 from mlpbench.inference import log_ratio
 from mlpbench.machine import schedulable_cpus
 from support.fabricate import make_meta, make_run
@@ -83,8 +84,7 @@ def test_compare_weighs_each_matched_configuration_after_what_differs(two_folder
     }
     assert (
         "Only in two (no match, or no steady epoch): PyTorch func (2 threads), batch 100; "
-        "PyTorch func (2 threads), batch 200."
-        in printed
+        "PyTorch func (2 threads), batch 200." in printed
     )
 
 
@@ -138,6 +138,19 @@ def test_compare_with_nothing_to_match_lists_both_sides_and_exits_2(fake_trainer
     captured = capsys.readouterr()
     assert stop.value.code == 2 and "no configuration of" in captured.err
     assert "Only in small" in captured.out and "Only in large" in captured.out
+
+
+def test_a_folder_without_threads_matches_the_count_its_runs_used(fake_trainers):
+    """Without --threads the fake trainer's runs, as the real ones on a 2-core machine, used 2."""
+    default = benchmark(fake_trainers / "default")
+    sweep = benchmark(fake_trainers / "sweep", "--threads", "1", "2")
+    result = saved.compare_saved(default, sweep)
+    assert result.matched_on == ("batch_size", "framework", "mode", "threads")
+    assert {(p.old.threads, p.new.threads) for p in result.pairs} == {(None, 2)} and len(result.pairs) == 4
+    assert all(
+        result.sentence(p).startswith(f"Batch {p.old.batch_size}, {label(p.old)}: ") for p in result.pairs
+    )
+    assert {c.threads for c in result.unmatched_new} == {1} and not result.unmatched_old
 
 
 def test_one_framework_per_folder_is_weighed_framework_against_framework(fake_trainers, capsys):
