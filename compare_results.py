@@ -129,7 +129,7 @@ def parse_args(argv=None):
             setattr(args, name, list(dict.fromkeys(getattr(args, name))))
     cli.check_batch_sizes(parser, args.batch_sizes, args.train_limit)
     cli.check_threads(parser, args.threads)
-    gpu = gpu_facts() if args.device != "cpu" else None  # nvidia-smi's answer; None without one
+    gpu = gpu_facts() if args.device != "cpu" and not args.from_dir else None
     cli.check_memory(parser, [(w, w) for w in args.widths], args.batch_sizes, args.train_limit,
                      gpu_bytes=gpu_memory_bytes(gpu), gpu_name=gpu and gpu["name"])
     try:

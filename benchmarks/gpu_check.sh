@@ -63,7 +63,7 @@ mkdir -p "$out" || exit 2
 out=$(cd "$out" && pwd)
 python=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 MPLBACKEND=Agg
-: > "$out/parts.tsv"
+[ "$plan" -eq 1 ] || : > "$out/parts.tsv"
 failed=0
 t_all=$EPOCHREALTIME
 

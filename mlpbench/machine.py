@@ -128,12 +128,19 @@ def best_probes(before, after):
 
 
 def gpu_facts():
-    """The first NVIDIA GPU's name, driver and the CUDA version its driver supports, from
-    nvidia-smi; None where there is none (no GPU, or no nvidia-smi)."""
+    """The first visible NVIDIA GPU's name, memory, driver and the CUDA version its driver
+    supports, from nvidia-smi; None where there is none (no GPU, none visible, or no nvidia-smi)."""
+    import os
     import re
     import subprocess
+    # The GPU the frameworks will see: nvidia-smi ignores CUDA_VISIBLE_DEVICES, so it is asked for
+    # that one, and a run with every GPU hidden (as the tests and --device cpu do) has none.
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.split(",")[0].strip() in ("", "-1"):
+        return None
+    which = [f"--id={visible.split(',')[0].strip()}"] if visible else []
     try:
-        query = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+        query = subprocess.run(["nvidia-smi", *which, "--query-gpu=name,driver_version,memory.total",
                                 "--format=csv,noheader"], capture_output=True, text=True, timeout=30)
         header = subprocess.run(["nvidia-smi"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired):

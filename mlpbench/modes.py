@@ -60,7 +60,7 @@ MODES = {m.name: m for m in (
                           Versus("scan", "framework (both functional, compiled)"),
                           Versus("func", "what torch.compile buys (functional PyTorch)", break_even=True),
                           Versus("compile",
-                                 "one graph against a graph broken at backward() (compiled PyTorch)"))),
+                                 "one graph against one that Dynamo breaks (compiled PyTorch)"))),
     Mode("fullgraph-cudagraph", "pytorch", FUNCTIONAL, compiled=True, cacheable=True, gpu_only=True,
          device_input_only=True,
          weighed_against=(Versus("fullgraph", "what a CUDA graph buys (compiled functional PyTorch)"),

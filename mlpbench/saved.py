@@ -2,6 +2,7 @@
 configuration (docs/design.md, "Controller"), as pyperf's compare_to does for its
 JSON files. Each folder is read from its summary.json: the per-run steady times of every
 configuration and the machine facts and settings (`setup`) its runs shared."""
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from mlpbench.aggregate import Config, ConfigStats, config_order
 from mlpbench.comparison import Comparison, weigh
 from mlpbench.fileio import write_atomic
 from mlpbench.formatting import label
+from mlpbench.modes import FRAMEWORKS
 from mlpbench.records import EXIT_OK
 from mlpbench.report import SCHEMA_VERSION
 
@@ -29,11 +31,13 @@ class Saved:
     name: str  # the folder's name, which the sentences use
     stats: dict  # {Config: ConfigStats}
     setup: dict
-    threads: int | None = None  # the one thread count its runs recorded, if one
-
     def key(self, config, fields):
-        """What a configuration is matched on; without --threads, the count its runs used."""
-        config = config if config.threads is not None else config._replace(threads=self.threads)
+        """What a configuration is matched on. Without --threads every run used the cores it was
+        given: where its framework's runs recorded one count, that is the count it is matched on,
+        so that it meets a folder run with --threads."""
+        if config.threads is None:
+            counts = self.setup.get(f"{FRAMEWORKS[config.framework]} threads") or []
+            config = config._replace(threads=counts[0] if len(counts) == 1 else None)
         return config.key(*fields)
 
 
@@ -47,21 +51,23 @@ def load(folder):
     except FileNotFoundError:
         raise SavedError(f"{folder} has no summary.json: not a results folder (or one from before "
                          f"summary.json; `--from {folder}` writes one)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise SavedError(f"{path}: cannot read it ({e})") from None
     version = summary.get("schema_version") if isinstance(summary, dict) else None
     if version != SCHEMA_VERSION:
         raise SavedError(f"{path} has schema version {version}, this code compares {SCHEMA_VERSION}: "
                          f"`compare_results.py --from {folder} --out-dir DIR` rewrites it with this code")
-    stats = {}
-    for entry in summary["configurations"]:
-        config = Config(**{f: entry[f] for f in Config._fields})
-        stats[config._replace(hidden=tuple(config.hidden))] = ConfigStats.from_dict(entry)
-    # Without --threads every run used the cores it was given: where both frameworks recorded one
-    # count, that is the count the folder matches on, so that it meets a folder run with --threads.
-    setup = summary["setup"]
-    counts = {n for name in ("JAX threads", "PyTorch threads") for n in setup.get(name) or []}
-    return Saved(folder.resolve().name, stats, setup, counts.pop() if len(counts) == 1 else None)
+    try:
+        stats = {}
+        for entry in summary["configurations"]:
+            config = Config(**{f: entry[f] for f in Config._fields})
+            stats[config._replace(hidden=tuple(config.hidden))] = ConfigStats.from_dict(entry)
+        setup = dict(summary["setup"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise SavedError(f"{path} is not a summary.json this code wrote (no {e})") from None
+    if not stats:
+        raise SavedError(f"{folder} holds no finished configuration: nothing to compare")
+    return Saved(folder.resolve().name, stats, setup)
 
 
 def varying(saved):
@@ -75,11 +81,7 @@ class Pair:
     old: Config
     new: Config
     comparison: Comparison
-
-    @property
-    def new_over_old(self):
-        """NEW's steady time over OLD's: below 1, NEW is faster."""
-        return self.comparison.ratio_of(self.new)
+    new_over_old: float  # NEW's steady time over OLD's: below 1, NEW is faster
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,9 @@ def setting_differences(old, new):
             for var in sorted(set(a or {}) | set(b or {})):
                 if (a or {}).get(var) != (b or {}).get(var):
                     out.append((f"env {var}", (a or {}).get(var), (b or {}).get(var)))
-        elif name == "cpu_extensions" and a != b:
-            out.append((name, sorted(set(a or []) - set(b or [])), sorted(set(b or []) - set(a or []))))
+        elif name == "cpu_extensions":
+            if a and b and a != b:  # [] where the runs predate the record: not a difference
+                out.append((name, sorted(set(a) - set(b)), sorted(set(b) - set(a))))
         elif name.startswith(FRAMEWORK_FACTS) and (a in (None, []) or b in (None, [])):
             continue  # a framework one folder did not run: nothing of it to compare
         elif a != b:
@@ -147,6 +150,8 @@ def setting_differences(old, new):
 def compare_saved(old_dir, new_dir):
     """Raises SavedError."""
     old, new = load(old_dir), load(new_dir)
+    if old.name == new.name:  # results/ against results/: the paths as given tell them apart
+        old, new = (dataclasses.replace(s, name=str(Path(d))) for s, d in ((old, old_dir), (new, new_dir)))
     matched_on = tuple(f for f in Config._fields if f in set(varying(old)) | set(varying(new)))
     by_key = {new.key(c, matched_on): c for c in new.stats}
     pairs, unmatched_old = [], []
@@ -158,7 +163,8 @@ def compare_saved(old_dir, new_dir):
             if match is not None:
                 by_key[old.key(c, matched_on)] = match
             continue
-        pairs.append(Pair(c, match, weigh(c, old.stats[c], match, new.stats[match], (old.name, new.name))))
+        a, b = old.stats[c], new.stats[match]
+        pairs.append(Pair(c, match, weigh(c, a, match, b, (old.name, new.name)), b.steady / a.steady))
     return SavedComparison(old, new, matched_on, setting_differences(old, new), tuple(pairs),
                            tuple(unmatched_old), tuple(sorted(by_key.values(), key=config_order)))
 

@@ -372,7 +372,7 @@ def test_each_pair_weighs_the_one_thing_the_modes_table_says_it_changes():
         ("Batch 64, framework (both functional, compiled)", "PyTorch fullgraph", "JAX step"): 1.2,
         ("Batch 64, framework (both functional, compiled)", "JAX scan", "PyTorch fullgraph"): 1.25,
         ("Batch 64, what torch.compile buys (functional PyTorch)", "PyTorch fullgraph", "PyTorch func"): 3.0,
-        ("Batch 64, one graph against a graph broken at backward() (compiled PyTorch)", "PyTorch fullgraph",
+        ("Batch 64, one graph against one that Dynamo breaks (compiled PyTorch)", "PyTorch fullgraph",
          "PyTorch compile"): 1.8,
         ("Batch 64, what torch.compile buys (object-oriented PyTorch)", "PyTorch compile", "PyTorch eager"):
             round(1 / 0.9, 4),

@@ -115,6 +115,22 @@ def test_compare_says_when_the_machines_differ(two_folders, tmp_path, capsys):
             "has schema version 1, this code compares 2",
         ),
         (lambda d: (d / "summary.json").write_text("{not json"), "cannot read it"),
+        (
+            lambda d: (d / "summary.json").write_text('{"schema_version": 2}'),
+            "is not a summary.json this code",
+        ),
+        (
+            lambda d: (d / "summary.json").write_text(
+                '{"schema_version": 2, "configurations": null, "setup": {}}'
+            ),
+            "is not a summary.json this code",
+        ),
+        (
+            lambda d: (d / "summary.json").write_text(
+                '{"schema_version": 2, "configurations": [], "setup": {}}'
+            ),
+            "holds no finished configuration",
+        ),
     ],
 )
 def test_compare_a_folder_it_cannot_read_is_one_line_and_exit_2(two_folders, capsys, damage, message):
@@ -138,6 +154,22 @@ def test_compare_with_nothing_to_match_lists_both_sides_and_exits_2(fake_trainer
     captured = capsys.readouterr()
     assert stop.value.code == 2 and "no configuration of" in captured.err
     assert "Only in small" in captured.out and "Only in large" in captured.out
+
+
+def test_the_same_configuration_in_two_folders_gives_new_over_old(fake_trainers, tmp_path):
+    """One command run twice: the same configurations, so only the folders tell the sides apart;
+    folders of one name are told apart by their paths."""
+    old = benchmark(fake_trainers / "a" / "results")
+    new = benchmark(fake_trainers / "b" / "results")
+    result = saved.compare_saved(old, new)
+    assert (result.old.name, result.new.name) == (str(old), str(new))
+    olds, news = (steadies_from_csv(read_csv(d / "benchmark_results.csv")) for d in (old, new))
+    assert len(result.pairs) == 4
+    for p in result.pairs:
+        key = (p.old.framework, p.old.mode, p.old.batch_size, 512, None)
+        assert p.old == p.new and p.new_over_old == pytest.approx(sps.gmean(news[key]) / sps.gmean(olds[key]))
+        faster = str(new) if p.new_over_old < 1 else str(old)
+        assert p.comparison.as_dict()["fast"] == faster
 
 
 def test_a_folder_without_threads_matches_the_count_its_runs_used(fake_trainers):
