@@ -117,14 +117,22 @@ def test_flops_per_sample_is_the_hand_count():
 
 
 def test_gpu_facts_read_nvidia_smi(tmp_path, monkeypatch):
-    """The GPU, its driver and the CUDA it supports, as nvidia-smi prints them; None without it."""
+    """The GPU, its driver and the CUDA it supports, as nvidia-smi prints them, for the GPU that
+    CUDA_VISIBLE_DEVICES shows the frameworks; None without nvidia-smi or with every GPU hidden."""
     fake = tmp_path / "nvidia-smi"
-    fake.write_text('#!/bin/sh\nif [ "$1" ]; then echo "NVIDIA H100 80GB HBM3, 580.159.04, 81559 MiB"; else '
+    fake.write_text('#!/bin/sh\nif [ "$1" = "--id=1" ]; then echo "NVIDIA H200, 580.159.04, 143771 MiB"; '
+                    'elif [ "$1" ]; then echo "NVIDIA H100 80GB HBM3, 580.159.04, 81559 MiB"; else '
                     'echo "| NVIDIA-SMI 580.159.04  Driver Version: 580.159.04  CUDA Version: 13.0 |"; fi\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert machine.gpu_facts() == {"name": "NVIDIA H100 80GB HBM3", "driver_version": "580.159.04",
                                    "memory": "81559 MiB", "cuda_driver": "13.0"}
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,0")
+    assert machine.gpu_facts()["name"] == "NVIDIA H200"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert machine.gpu_facts() is None
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     assert machine.gpu_facts() is None
 
