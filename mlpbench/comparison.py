@@ -61,16 +61,19 @@ class Comparison:
         return self.estimate.interval
 
     @property
-    def noisy(self):
-        """(config, within-run spread) for each side whose epochs are noisy within a run."""
-        return tuple((c, x) for c, x in zip((self.fast, self.slow), self.spreads, strict=True)
+    def side_names(self):
+        """(fast, slow) as the sentences name them."""
+        return self.names or (label(self.fast), label(self.slow))
+
+    def noisy_sides(self, sides):
+        """(side, within-run spread) for each of `sides` (fast first) whose epochs are noisy within a run."""
+        return tuple((s, x) for s, x in zip(sides, self.spreads, strict=True)
                      if x is not None and x > NOISY_EPOCHS)
 
-    def sides_noisy(self):
-        """(name, spread) of each noisy side."""
-        names = self.names or (label(self.fast), label(self.slow))
-        return [(n, x) for n, x in zip(names, self.spreads, strict=True)
-                if x is not None and x > NOISY_EPOCHS]
+    @property
+    def noisy(self):
+        """(config, within-run spread) for each noisy side."""
+        return self.noisy_sides((self.fast, self.slow))
 
     @property
     def faster(self):
@@ -84,7 +87,7 @@ class Comparison:
 
     def verdict_phrase(self):
         """The verdict with the side it names: "JAX step faster", "within noise"."""
-        return f"{(self.names or (label(self.fast),))[0]} faster" if self.faster else self.verdict
+        return f"{self.side_names[0]} faster" if self.faster else self.verdict
 
     def evidence(self):
         """What the verdict rests on, in brackets after the times."""
@@ -96,7 +99,7 @@ class Comparison:
         return f"{100 * LEVEL:.0f}% interval {lo:.2f}x to {hi:.2f}x over {runs}"
 
     def sentence(self):
-        fast, slow = self.names or (label(self.fast), label(self.slow))
+        fast, slow = self.side_names
         times = f"{fmt_time(self.fast_steady)} vs {fmt_time(self.slow_steady)} per steady epoch"
         if self.verdict == FASTER:
             text = f"{fast} is {self.ratio:.2f}x faster than {slow} ({times}; {self.evidence()})."
@@ -110,7 +113,7 @@ class Comparison:
         if self.busy_runs:
             text += (f" Suspect: the machine was busy during {self.busy_runs} of these "
                      f"{sum(self.runs)} runs.")
-        for name, spread in self.sides_noisy():
+        for name, spread in self.noisy_sides(self.side_names):
             text += (f" Noisy: {name}'s steady epochs vary within a run "
                      f"(interquartile range {100 * spread:.0f}% of the median).")
         return text
@@ -118,7 +121,7 @@ class Comparison:
     def as_dict(self):
         """summary.json's comparison object (docs/design.md, "summary.json")."""
         e = self.estimate
-        fast, slow = self.names or (label(self.fast), label(self.slow))
+        fast, slow = self.side_names
         return {"fast": fast, "slow": slow,
                 "fast_config": self.fast._asdict(), "slow_config": self.slow._asdict(),
                 "fast_steady_s": self.fast_steady, "slow_steady_s": self.slow_steady,
@@ -127,7 +130,7 @@ class Comparison:
                 "faster": fast if self.faster else None,
                 "ratio_that_excludes_1": e.ratio_that_excludes_1(),
                 "runs": list(self.runs), "steady_epochs": list(self.steady_epochs),
-                "busy_runs": self.busy_runs, "noisy": [n for n, _ in self.sides_noisy()],
+                "busy_runs": self.busy_runs, "noisy": [n for n, _ in self.noisy_sides(self.side_names)],
                 "sentence": self.sentence()}
 
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from mlpbench.report import SCHEMA_VERSION
+from mlpbench.saved import shown as listed
 
 FRAMEWORK_NAMES = ("JAX", "PyTorch")
 
@@ -54,11 +55,6 @@ def read_folders(runs_dir):
                              f" `python compare_results.py --from {folder}`")
         out.append((folder, summary))
     return out
-
-
-def listed(values):
-    from mlpbench.saved import shown
-    return shown(values)
 
 
 def facts(summaries):
