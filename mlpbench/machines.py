@@ -10,7 +10,8 @@ import json
 import sys
 from pathlib import Path
 
-from mlpbench.report import SCHEMA_VERSION
+from mlpbench import cli
+from mlpbench.saved import SavedError, read_summary
 from mlpbench.saved import shown as listed
 
 FRAMEWORK_NAMES = ("JAX", "PyTorch")
@@ -46,21 +47,25 @@ def group_by_machine(folders):
 
 def read_folders(runs_dir):
     """[(folder, summary)] of every folder under runs_dir whose summary.json is of today's schema."""
-    out = []
-    for folder in sorted(p for p in Path(runs_dir).iterdir() if (p / "summary.json").is_file()):
-        summary = json.loads((folder / "summary.json").read_text())
-        if summary.get("schema_version") != SCHEMA_VERSION:
-            version = summary.get("schema_version")
-            raise SystemExit(f"error: {folder}/summary.json has schema version {version}: rebuild it with"
-                             f" `python compare_results.py --from {folder}`")
-        out.append((folder, summary))
-    return out
+    if not Path(runs_dir).is_dir():
+        cli.fail(f"{runs_dir}: no such folder")
+    try:
+        return [(folder, read_summary(folder))
+                for folder in sorted(p for p in Path(runs_dir).iterdir() if (p / "summary.json").is_file())]
+    except SavedError as e:
+        cli.fail(str(e))
+
+
+def fullest_setup(summaries):
+    """The setup of a machine's runs that recorded the most of it (older runs lack the CPU's
+    extensions)."""
+    return max((s["setup"] for s in summaries), key=lambda x: len(x["cpu_extensions"] or []))
 
 
 def facts(summaries):
     """The machine's facts over its runs: each framework's versions, kernels and threads as they
     were recorded, and the best matmul peak any run read."""
-    setup = max((s["setup"] for s in summaries), key=lambda x: len(x["cpu_extensions"] or []))
+    setup = fullest_setup(summaries)
     rows = [("CPU", f"{setup['cpu']} ({setup['cores']} cores)"),
             ("vector extensions", listed(setup["cpu_extensions"]) or "not recorded"),
             ("Python, platform", f"{setup['python']}, {setup['platform']}")]
@@ -102,7 +107,7 @@ def cell_verdict(cell):
 
 
 def machine_section(key, entries, compares):
-    name = machine_name(max((s["setup"] for _, s in entries), key=lambda x: len(x["cpu_extensions"] or [])))
+    name = machine_name(fullest_setup([s for _, s in entries]))
     lines = [f"## {name}", "", *facts([s for _, s in entries]), "", "### Runs", ""]
     lines += [f"- [{f.name}](runs/{f.name}/summary.md): {s['settings']}" for f, s in entries]
     lines += ["", "### JAX `step` against PyTorch `eager` (the default command's pair)", ""]

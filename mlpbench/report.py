@@ -248,13 +248,19 @@ def probe_readings(probe):
     return f"; the better of {before:.1f} before the runs and {after:.1f} after"
 
 
+def framework_env(meta, starts):
+    """The environment variables that change either framework, as the runs and the controller
+    recorded them."""
+    return {k: v for s in starts for k, v in (s.get("env") or {}).items()} | (meta.get("env") or {})
+
+
 def kernel_lines(meta, starts):
     """What decides the kernels: each framework's libraries, the CPU's vector extensions, and the
     environment variables set that change either framework. Absent from runs that predate them."""
     kernels = sorted({f"{FRAMEWORKS[s['framework']]}: {s['kernels']}" for s in starts if s.get("kernels")})
     extensions = meta.get("cpu_extensions") or next((s["cpu_extensions"] for s in starts
                                                      if s.get("cpu_extensions")), None)
-    env = {k: v for s in starts for k, v in (s.get("env") or {}).items()} | (meta.get("env") or {})
+    env = framework_env(meta, starts)
     lines = [f"kernels: {'; '.join(kernels)}"] if kernels else []
     if extensions:
         lines.append(f"CPU vector extensions: {', '.join(extensions)}")
@@ -277,7 +283,7 @@ def setup(runs, meta):
             facts[f"{name} {field.removeprefix('framework_')}"] = sorted({s[field] for s in mine
                                                                           if s.get(field) is not None})
         facts[f"{name} matmul peak GFLOP/s"] = meta.get("probes", {}).get(framework, {}).get("gflops")
-    facts["env"] = {k: v for s in starts for k, v in (s.get("env") or {}).items()} | (meta.get("env") or {})
+    facts["env"] = framework_env(meta, starts)
     for key in ("epochs", "train_limit", "init", "lr", "seeds", "repeats", "target_acc"):
         facts[key] = settings.get(key)
     return facts

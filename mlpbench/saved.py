@@ -41,7 +41,8 @@ class Saved:
         return config.key(*fields)
 
 
-def load(folder):
+def read_summary(folder):
+    """A results folder's summary.json, of the schema this code writes. Raises SavedError."""
     folder = Path(folder)
     if not folder.is_dir():
         raise SavedError(f"{folder}: no such folder")
@@ -57,6 +58,12 @@ def load(folder):
     if version != SCHEMA_VERSION:
         raise SavedError(f"{path} has schema version {version}, this code compares {SCHEMA_VERSION}: "
                          f"`compare_results.py --from {folder} --out-dir DIR` rewrites it with this code")
+    return summary
+
+
+def load(folder):
+    folder = Path(folder)
+    summary, path = read_summary(folder), folder / "summary.json"
     try:
         stats = {}
         for entry in summary["configurations"]:
