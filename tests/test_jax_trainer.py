@@ -5,6 +5,7 @@ import pytest
 
 import assignment_1JAX as jt
 from mlpbench import data
+from mlpbench.machine import schedulable_cpus
 from mlpbench.model import shared_init
 from support.helpers import assert_machine_facts, run_script
 from support.record_checks import check_records, parse_records
@@ -102,15 +103,19 @@ def test_unroll_reaches_the_compiled_loop():
     assert dots(8) == 8 * dots(1) and dots(1) >= 8  # 3 forward, 5 backward per step
 
 
-@pytest.mark.parametrize("mode, function", [("step", "train_step"), ("scan", "train_epoch_scan")])
-def test_script_emits_valid_records_and_compiles_once(mnist_dir, mode, function):
+@pytest.mark.parametrize("mode, function, threads", [("step", "train_step", None),
+                                                     ("scan", "train_epoch_scan", 1)])
+def test_script_emits_valid_records_and_compiles_once(mnist_dir, mode, function, threads):
     """nojit: in test_controller's benchmark of every mode. JAX's own compile log is the
     independent check of the recompiles field: a recompile in epoch 2 (say, from an input
-    committed differently) would be JIT cost counted as steady state."""
+    committed differently) would be JIT cost counted as steady state. With --threads the
+    process runs on that many cores, which size XLA's pool, and records the count."""
+    flags = ["--threads", threads] if threads else []
     result = run_script("assignment_1JAX.py", "--mode", mode, "--epochs", 2, "--batch-size", 32, "--lr", 0.1,
-                        "--train-limit", 3000, "--data-dir", mnist_dir, env={"JAX_LOG_COMPILES": "1"})
+                        "--train-limit", 3000, "--data-dir", mnist_dir, *flags, env={"JAX_LOG_COMPILES": "1"})
     assert result.returncode == 0, result.stderr
     start, epochs, end = check_records(parse_records(result.stdout), "jax", mode, 32, 2, 3000)
+    assert start["threads"] == (threads or schedulable_cpus())
     assert start["init"] == "native" and start["device"] == "cpu"
     assert start["unroll"] == (1 if mode == "scan" else None)  # the CPU default, recorded
     # what decides the kernels: XLA's own report, the CPU's extensions, the environment as set

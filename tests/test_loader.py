@@ -7,7 +7,7 @@ import pytest
 from mlpbench import data
 from mlpbench.model import shared_init
 from support import reference
-from support.helpers import run_script
+from support.helpers import run_main, run_script
 from support.record_checks import check_records, parse_records
 
 
@@ -52,11 +52,13 @@ def test_a_corrupt_source_is_refused_before_torchvision_sees_it(mnist_dir, tmp_p
 @pytest.mark.parametrize("script, framework, mode, workers", [
     ("assignment_1JAX.py", "jax", "step", 0), ("assignment_1TORCH.py", "pytorch", "eager", 1)])
 def test_loader_epochs_give_the_device_figures(mnist_dir, split, script, framework, mode, workers):
-    """Same batch order through the DataLoader: the records of a device-resident run."""
+    """Same batch order through the DataLoader: the records of a device-resident run. With a
+    worker process, the script as a user runs it; without, its main in this process."""
     n, batch, lr, epochs = 600, 50, 0.1, 2
-    result = run_script(script, "--input", "loader", "--workers", workers, "--init", "shared",
-                        "--epochs", epochs, "--batch-size", batch, "--train-limit", n, "--lr", lr,
-                        "--data-dir", mnist_dir)
+    run = run_script if workers else run_main
+    result = run(script, "--input", "loader", "--workers", workers, "--init", "shared",
+                 "--epochs", epochs, "--batch-size", batch, "--train-limit", n, "--lr", lr,
+                 "--data-dir", mnist_dir)
     assert result.returncode == 0, result.stderr
     records = parse_records(result.stdout)
     start, _, _ = check_records(records, framework, mode, batch, epochs, n)

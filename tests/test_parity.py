@@ -11,7 +11,7 @@ from mlpbench import data
 from mlpbench.model import shared_init
 from support import reference
 from support.goldens import assert_records_match_golden
-from support.helpers import run_script
+from support.helpers import run_main, run_script
 from support.record_checks import parse_records
 from support.torch_layout import model_params, shared_model
 
@@ -111,9 +111,10 @@ def test_frameworks_agree_at_another_model_from_a_shared_start(split):
 
 @pytest.mark.parametrize("script, mode", [("assignment_1JAX.py", "scan"), ("assignment_1TORCH.py", "func")])
 def test_scripts_train_another_model_as_the_reference_does(mnist_dir, split, script, mode):
-    """--hidden reaches the model, its shared init and its FLOP count, in both scripts."""
+    """--hidden reaches the model, its shared init and its FLOP count, in both scripts (their
+    main, in this process)."""
     hidden, n, batch, lr, epochs = (64, 32), 1000, 50, 0.1, 2
-    result = run_script(script, "--mode", mode, "--hidden", *hidden, "--init", "shared", "--epochs", epochs,
+    result = run_main(script, "--mode", mode, "--hidden", *hidden, "--init", "shared", "--epochs", epochs,
                         "--batch-size", batch, "--train-limit", n, "--lr", lr, "--data-dir", mnist_dir)
     assert result.returncode == 0, result.stderr
     records = parse_records(result.stdout)

@@ -3,7 +3,8 @@ differently), and `--threads` as an axis: planned, passed on, refused beyond the
 
 import json
 import math
-import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from mlpbench.formatting import label
 from mlpbench.inference import log_ratio
 from mlpbench.machine import schedulable_cpus
 from support.fabricate import make_meta, make_run
-from support.helpers import run_script
+from support.helpers import run_main, skip_plots, use_fake_trainers
 from test_summary_json import read_csv, steadies_from_csv
 
 
@@ -30,12 +31,35 @@ def benchmark(out, *flags):
     return out
 
 
+FOLDERS = {  # name: the controller's flags, over the fake trainer
+    "one": ("--threads", "1"),
+    "two": ("--threads", "2", "--modes", "step", "eager", "func"),  # a mode "one" lacks
+    "a/results": (),
+    "b/results": (),  # the same command again, in a folder of the same name
+    "large": ("--batch-sizes", "300", "400"),
+    "sweep": ("--threads", "1", "2"),
+    "jax": ("--frameworks", "jax"),
+    "torch": ("--frameworks", "pytorch"),
+}
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    """Every folder these tests compare, made once; a test that changes one changes a copy."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        root = use_fake_trainers(tmp_path_factory.mktemp("saved"), monkeypatch)
+        skip_plots(monkeypatch)
+        return {name: benchmark(root / name, *flags) for name, flags in FOLDERS.items()}
+
+
+def copy_of(folder, tmp_path):
+    return Path(shutil.copytree(folder, tmp_path / folder.name))
+
+
 @pytest.fixture
-def two_folders(fake_trainers):
+def two_folders(folders, tmp_path):
     """One thread against two, the second folder with a mode the first lacks."""
-    old = benchmark(fake_trainers / "one", "--threads", "1")
-    new = benchmark(fake_trainers / "two", "--threads", "2", "--modes", "step", "eager", "func")
-    return old, new
+    return copy_of(folders["one"], tmp_path), copy_of(folders["two"], tmp_path)
 
 
 def test_compare_weighs_each_matched_configuration_after_what_differs(two_folders, tmp_path, capsys):
@@ -146,21 +170,18 @@ def test_compare_a_folder_it_cannot_read_is_one_line_and_exit_2(two_folders, cap
     assert stop.value.code == 2 and "missing: no such folder" in err and len(err.strip().splitlines()) == 1
 
 
-def test_compare_with_nothing_to_match_lists_both_sides_and_exits_2(fake_trainers, capsys):
-    small = benchmark(fake_trainers / "small")
-    large = benchmark(fake_trainers / "large", "--batch-sizes", "300", "400")
+def test_compare_with_nothing_to_match_lists_both_sides_and_exits_2(folders, capsys):
     with pytest.raises(SystemExit) as stop:
-        compare_results.main(["--compare", str(small), str(large)])
+        compare_results.main(["--compare", str(folders["a/results"]), str(folders["large"])])
     captured = capsys.readouterr()
     assert stop.value.code == 2 and "no configuration of" in captured.err
-    assert "Only in small" in captured.out and "Only in large" in captured.out
+    assert "Only in results" in captured.out and "Only in large" in captured.out
 
 
-def test_the_same_configuration_in_two_folders_gives_new_over_old(fake_trainers, tmp_path):
+def test_the_same_configuration_in_two_folders_gives_new_over_old(folders):
     """One command run twice: the same configurations, so only the folders tell the sides apart;
     folders of one name are told apart by their paths."""
-    old = benchmark(fake_trainers / "a" / "results")
-    new = benchmark(fake_trainers / "b" / "results")
+    old, new = folders["a/results"], folders["b/results"]
     result = saved.compare_saved(old, new)
     assert (result.old.name, result.new.name) == (str(old), str(new))
     olds, news = (steadies_from_csv(read_csv(d / "benchmark_results.csv")) for d in (old, new))
@@ -172,10 +193,9 @@ def test_the_same_configuration_in_two_folders_gives_new_over_old(fake_trainers,
         assert p.comparison.as_dict()["fast"] == faster
 
 
-def test_a_folder_without_threads_matches_the_count_its_runs_used(fake_trainers):
+def test_a_folder_without_threads_matches_the_count_its_runs_used(folders):
     """Without --threads the fake trainer's runs, as the real ones on a 2-core machine, used 2."""
-    default = benchmark(fake_trainers / "default")
-    sweep = benchmark(fake_trainers / "sweep", "--threads", "1", "2")
+    default, sweep = folders["a/results"], folders["sweep"]
     result = saved.compare_saved(default, sweep)
     assert result.matched_on == ("batch_size", "framework", "mode", "threads")
     assert {(p.old.threads, p.new.threads) for p in result.pairs} == {(None, 2)} and len(result.pairs) == 4
@@ -185,10 +205,9 @@ def test_a_folder_without_threads_matches_the_count_its_runs_used(fake_trainers)
     assert {c.threads for c in result.unmatched_new} == {1} and not result.unmatched_old
 
 
-def test_one_framework_per_folder_is_weighed_framework_against_framework(fake_trainers, capsys):
+def test_one_framework_per_folder_is_weighed_framework_against_framework(folders):
     """The framework is constant in each folder: a setting that differs, and the sentence names both sides."""
-    jax = benchmark(fake_trainers / "jax", "--frameworks", "jax")
-    torch = benchmark(fake_trainers / "torch", "--frameworks", "pytorch")
+    jax, torch = folders["jax"], folders["torch"]
     result = saved.compare_saved(jax, torch)
     assert result.matched_on == ("batch_size",)
     assert ("framework", "jax", "pytorch") in result.settings and ("mode", "step", "eager") in result.settings
@@ -231,21 +250,9 @@ def test_more_threads_than_cores_is_refused_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 2 and f"--threads {too_many}: this process may use" in err
     for script in ("assignment_1JAX.py", "assignment_1TORCH.py"):
-        result = run_script(script, "--threads", too_many, "--epochs", "1")
+        result = run_main(script, "--threads", too_many, "--epochs", "1")
         assert result.returncode == 2 and f"--threads {too_many}: this process may use" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
-
-
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
-@pytest.mark.parametrize("script", ["assignment_1JAX.py", "assignment_1TORCH.py"])
-def test_a_trainer_runs_on_the_threads_it_is_given_and_records_them(script, mnist_dir):
-    result = run_script(
-        script, "--threads", "1", "--epochs", "1", "--train-limit", "640", "--data-dir", mnist_dir
-    )
-    assert result.returncode == 0, result.stderr
-    start = json.loads(result.stdout.splitlines()[0])
-    # JAX's: the cores its process may run on, which sized XLA's pool; PyTorch's: torch.get_num_threads()
-    assert start["threads"] == 1
 
 
 def test_thread_findings_weigh_each_count_against_the_fewest():

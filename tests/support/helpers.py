@@ -1,5 +1,8 @@
 """Running the project's scripts as a user would, and finding the real MNIST (never fetched:
 tests touch no network)."""
+import contextlib
+import importlib
+import io
 import os
 import shutil
 import subprocess
@@ -26,6 +29,29 @@ def run_script(script, *args, timeout=300, env=None):
                           env={**os.environ, **(env or {})}, cwd=ROOT)
 
 
+def run_main(script, *args):
+    """A trainer's main(argv) in this process, as run_script runs the file, for the paths that
+    refuse or stop within a second: no interpreter and framework import to pay (about 2 s a run
+    on the AMD EPYC VM, 6 on the AVX2 one). What main changes for the process (JAX's and
+    PyTorch's matmul precision) is put back; an exception other than SystemExit is the
+    traceback a user would see, and fails the test."""
+    import jax
+    import torch
+    trainer = importlib.import_module(Path(script).stem)
+    precision = jax.config.jax_default_matmul_precision
+    torch_precision = (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision)
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            trainer.main([str(a) for a in args])
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    finally:
+        jax.config.update("jax_default_matmul_precision", precision)
+        torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = torch_precision
+    return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
+
+
 def use_fake_trainers(folder, monkeypatch):
     """Both frameworks served by tests/support/fake_trainer.py, copied into folder under the trainers'
     file names; MNIST is not loaded. Returns folder."""
@@ -37,6 +63,15 @@ def use_fake_trainers(folder, monkeypatch):
     monkeypatch.setenv("FAKE_PID_FILE", str(folder / "hung.pid"))
     monkeypatch.setattr(compare_results.data, "load_mnist", lambda data_dir: None)
     return folder
+
+
+def skip_plots(monkeypatch):
+    """The controller writes no PNG (about half a second of matplotlib a run): for tests that
+    read its CSV, JSON and summary only. The plots are tested where they are looked at."""
+    from mlpbench import outputs
+    for name in ("training_curves", "epoch_times"):
+        monkeypatch.setattr(outputs.plots, name, lambda *args, **kwargs: None)
+    monkeypatch.setattr(outputs, "size_map", lambda *args, **kwargs: None)
 
 
 def assert_machine_facts(start, env):
