@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 import assignment_1TORCH as tt
 from mlpbench.model import shared_init
-from support.helpers import assert_machine_facts, run_script
+from support.helpers import ROOT, assert_machine_facts, run_script
 from support.record_checks import check_records, parse_records
 from support.reference import cross_entropy, forward, sgd_step
 from support.torch_layout import model_params, shared_model
@@ -117,10 +117,11 @@ def test_script_emits_valid_records(mnist_dir, mode):
     assert all(e["recompiles"] is None for e in epochs)  # eager compiles nothing to count
 
 
-def test_vmap_cost_benchmark_times_three_steps_that_train_alike():
+def test_vmap_cost_benchmark_times_three_steps_that_train_alike(monkeypatch, capsys):
     # It checks inside that predict on the whole batch gives the vmapped numbers, before timing.
-    result = run_script("benchmarks/vmap_cost.py", "--batch-sizes", "8", "--steps", "3", "--repeats", "1",
-                        timeout=120)
-    assert result.returncode == 0, result.stderr
-    line = result.stdout.strip()
+    # In this process: the benchmark is its main and the trainer's functions, torch already loaded.
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import vmap_cost
+    vmap_cost.main(["--batch-sizes", "8", "--steps", "3", "--repeats", "1"])
+    line = capsys.readouterr().out.strip()
     assert line.startswith("batch 8: ms per step (median of 1): eager ") and "of which the vmap" in line, line
