@@ -30,25 +30,48 @@ def run_script(script, *args, timeout=300, env=None):
 
 
 def run_main(script, *args):
-    """A trainer's main(argv) in this process, as run_script runs the file, for the paths that
-    refuse or stop within a second: no interpreter and framework import to pay (about 2 s a run
-    on the AMD EPYC VM, 6 on the AVX2 one). What main changes for the process (JAX's and
-    PyTorch's matmul precision) is put back; an exception other than SystemExit is the
-    traceback a user would see, and fails the test."""
+    """A trainer's main(argv) in this process, as run_script runs the file (`sys.exit(main())`),
+    for the paths that refuse or stop within a second: no interpreter and framework import to pay
+    (about 2 s a run on the AMD EPYC VM, 6 on the AVX2 one). What main changes for the process
+    (JAX's and PyTorch's matmul precision, Inductor's cache switch) is put back; what cannot be
+    (the cores --threads leaves the process, JAX's backend already started, --compile-cache's
+    settings) is refused: such runs go through run_script. JAX's event listener stays registered,
+    one per run that gets past its checks; it counts into a dict no one reads. An exception other
+    than SystemExit is the traceback a user would see, and fails the test."""
     import jax
     import torch
+
+    from mlpbench import cli
     trainer = importlib.import_module(Path(script).stem)
+    argv = [str(a) for a in args]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            parsed = cli.parse_trainer_args(cli.trainer_parser("JAX" if "JAX" in script else "PyTorch"), argv)
+        except SystemExit:
+            parsed = None  # refused: main refuses it the same way, before changing anything
+    if parsed is not None and (parsed.threads or parsed.compile_cache):
+        raise ValueError("run_main: --threads and --compile-cache change the process for good; "
+                         "use run_script")
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    # PyTorch >= 2.9 has fp32_precision; the older switches are what set_precision sets there
+    saved = [(obj, name, getattr(obj, name)) for obj, name in
+             ((matmul, "fp32_precision"), (getattr(cudnn, "conv", None), "fp32_precision"))
+             if hasattr(obj, name)] or \
+            [(matmul, "allow_tf32", matmul.allow_tf32), (cudnn, "allow_tf32", cudnn.allow_tf32)]
+    saved.append((torch.compiler.config, "force_disable_caches", torch.compiler.config.force_disable_caches))
     precision = jax.config.jax_default_matmul_precision
-    torch_precision = (torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision)
-    out, err, code = io.StringIO(), io.StringIO(), 0
+    out, err = io.StringIO(), io.StringIO()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            trainer.main([str(a) for a in args])
+            code = trainer.main(argv)
     except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 1
+        code = stop.code
     finally:
         jax.config.update("jax_default_matmul_precision", precision)
-        torch.backends.cuda.matmul.fp32_precision, torch.backends.cudnn.conv.fp32_precision = torch_precision
+        for obj, name, value in saved:
+            setattr(obj, name, value)
+    # sys.exit's rule: None is 0, an int is itself, anything else is printed and is 1
+    code = 0 if code is None else code if isinstance(code, int) else 1
     return subprocess.CompletedProcess([script, *args], code, out.getvalue(), err.getvalue())
 
 
