@@ -29,10 +29,11 @@
 # on whatever device there is, all sharing one warm compile cache: the test suite runs it on the
 # CPU so that the script cannot rot between GPU sessions. --plan runs nothing: it prints each part's
 # command, one line each (NAME, a tab, the command), for a test to check every flag against the
-# tools' own parsers. Its "all" runs every mode cold but fullgraph, and each compiler once warm:
-# torch.compile's object-oriented step cold only, its functional step warm only, JAX's scan both
-# ways (a cold Inductor compile is 10 to 18 s of a 2-core CPU; the four of cold-and-warm for both
-# took 62 s of the smoke's 188 on the AMD EPYC VM, JAX's step and nojit warm 11 s more).
+# tools' own parsers. Under --smoke, the part "all" runs every mode cold except fullgraph, and each
+# compiler warm once: torch.compile's object-oriented step cold only, its functional step warm
+# only, JAX's scan both ways (a cold Inductor compile is 10 to 18 s of a 2-core CPU; the four of
+# cold-and-warm for both took 62 s of the smoke's 188 on the AMD EPYC VM, JAX's step and nojit
+# warm 11 s more).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 all_parts=(versions tests fast unroll cmdbuf kernels precision all)

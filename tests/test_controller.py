@@ -47,19 +47,20 @@ CPU_MODES = tuple(m.name for m in modes.MODES.values() if not m.gpu_only)
 
 
 @pytest.fixture(scope="module")
-def check(mnist_dir):
+def smoke_out(mnist_dir):
     """The GPU check's sequence with tiny settings on this CPU, as the suite's one real run of
     the controller (tests/support/smoke.py starts it in the background): its "all" part is every
-    CPU mode, JAX's scan cold and warm, torch.compile's object-oriented step cold and its
-    functional step warm (one cold and one warm Inductor build), and the kernels part after it
-    reads that part's warm compile cache. Running it here also keeps the script from rotting."""
+    CPU mode cold, JAX's scan and torch.compile's functional step (fullgraph) warm as well: two
+    cold Inductor builds (compile, and the fill of fullgraph's cache) and one warm. The kernels
+    part after it reads that part's warm compile cache. Running it here also keeps the script
+    from rotting."""
     return smoke.result(mnist_dir)
 
 
 @pytest.fixture(scope="module")
-def benchmark(check):
-    out = check / "all"
-    return out, (check / "all.log").read_text(), read_csv(out / "benchmark_results.csv")
+def benchmark(smoke_out):
+    out = smoke_out / "all"
+    return out, (smoke_out / "all.log").read_text(), read_csv(out / "benchmark_results.csv")
 
 
 def runs_of(rows):
@@ -124,13 +125,15 @@ def test_summary_table_is_recomputed_from_the_csv_and_probes(benchmark):
         gflops = N // BATCH * BATCH / s * FLOPS_PER_SAMPLE / 1e9
         assert cells[2:5] == [fmt_time(first), fmt_time(s), fmt_time(first - s)]
         assert cells[5] == f"{N // BATCH * BATCH / s:,.0f}" and cells[6] == f"{gflops:.1f}"
-        # The peak is the better of the probes before and after runs as long as REPROBE_AFTER_S
-        # (this part's are, but on a machine faster than the AMD EPYC VM).
+        # Runs that took REPROBE_AFTER_S or more are followed by a second probe, and the peak is
+        # the better of the two; shorter ones keep the first. This part's runs take about that long
+        # on the AMD EPYC VM, so either branch may be the one checked. (The runs' wall times add
+        # up to less than the span the controller measures, gaps between runs left out.)
         if "readings" in probes[framework]:
             assert probes[framework]["gflops"] == max(probes[framework]["readings"])
             assert len(probes[framework]["readings"]) == 2
         else:
-            assert runs_s < compare_results.REPROBE_AFTER_S + 5
+            assert runs_s < compare_results.REPROBE_AFTER_S
         assert cells[7] == f"{100 * gflops / probes[framework]['gflops']:.1f}%"
         assert cells[8:10] == [f"{float(run[-1]['val_acc']):.4f}", f"{float(run[-1]['test_acc']):.4f}"]
         assert cells[10] == f"not in {EPOCHS} epochs"  # 0.85 is far above two epochs on 1,000 images
@@ -424,15 +427,15 @@ def test_bad_data_exits_2_before_any_run(tmp_path, monkeypatch, capsys):
 
 # --- benchmarks/gpu_check.sh --smoke: every part ran and packed ----------------------------
 
-def test_gpu_check_smoke_ran_its_parts_and_packed_them(check):
-    parts = [line.split("\t") for line in (check / "parts.tsv").read_text().splitlines()]
+def test_gpu_check_smoke_ran_its_parts_and_packed_them(smoke_out):
+    parts = [line.split("\t") for line in (smoke_out / "parts.tsv").read_text().splitlines()]
     assert [p[0] for p in parts] == [*smoke.PARTS, "total"]  # under --smoke kernels comes last
     assert all(p[1] == "0" and float(p[2]) >= 0 for p in parts)
-    with tarfile.open(check.parent / "check.tar.gz") as tar:
+    with tarfile.open(smoke_out.parent / "check.tar.gz") as tar:
         names = tar.getnames()
     assert "check/all/summary.md" in names and "check/all/benchmark_results.csv" in names
     assert "check/kernels.json" in names and "check/all.log" in names
-    kernels = json.loads((check / "kernels.json").read_text())
+    kernels = json.loads((smoke_out / "kernels.json").read_text())
     assert {"jax scan unroll 1", "jax scan unroll 16", "pytorch fullgraph"} <= {k["step"] for k in kernels}
 
 
@@ -466,6 +469,11 @@ def test_gpu_check_plans_every_part_with_flags_the_controller_accepts(smoke, tmp
         argv = shlex.split(command)
         while argv[0] == "env" or "=" in argv[0]:
             argv.pop(0)
+        assert argv[0] == sys.executable
+        if name == "versions":
+            assert argv[1:] == ["benchmarks/versions.py", str(tmp_path / "plan" / "versions.json")]
+        if name == "tests":
+            assert argv[1:4] == ["-m", "pytest", "-rs"] and argv[-1] == "tests/test_gpu.py"
         if argv[1] != "compare_results.py":
             continue
         args = compare_results.parse_args(argv[2:])

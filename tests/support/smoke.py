@@ -1,13 +1,14 @@
 """The suite's one real benchmark, benchmarks/gpu_check.sh --smoke, run in the background.
 
 It is most of the suite's time (every CPU mode through the controller, two cold Inductor builds)
-and needs no other test's result, so conftest.py starts it as soon as the tests that read it are
-collected and runs them last: its minutes overlap the rest of the suite instead of adding to
-them. Nothing the smoke's tests check is a speed (the verdicts are not read; its JAX warm
-compile is 4x shorter than the cold one), so a busier machine changes no result. A test that
+and needs no other test's result, so conftest.py starts it once the suite is collected and runs
+the tests that read it last: its minutes overlap the rest of the suite instead of adding to them.
+The smoke's tests check one speed only, JAX's warm compile under its cold one (4x shorter on the
+AMD EPYC VM, and a busy machine slows both), so the tests beside it change no result. A test that
 needs the machine quiet waits for it (`wait`)."""
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,10 @@ PARTS = ("all", "kernels")
 # 75, its cold torch.compile build 10.8 s instead of 20.3 (AMD EPYC VM, alone). Both variables
 # are recorded in the runs' environment, as any that changes a framework is.
 INDUCTOR = {"TORCHINDUCTOR_VEC_ISA_OK": "0", "TORCHINDUCTOR_COMPILE_THREADS": "1"}
-TIMEOUT_S = 1800  # the smoke took 100 s on the AMD EPYC (AVX-512) VM; the AVX2 one is 3 to 5x slower
+# A pytest killed outright (a CI job's SIGTERM or SIGKILL) runs no stop(): the script is sent
+# SIGTERM when it dies, and stops its part as on a timeout (util-linux's setpriv, where there is one).
+ON_PARENT_DEATH = ("setpriv", "--pdeathsig", "TERM") if shutil.which("setpriv") else ()
+TIMEOUT_S = 900  # the smoke takes 60 s alone on the AMD EPYC (AVX-512) VM; the AVX2 one is 3.5x slower
 
 
 @dataclass
@@ -55,9 +59,11 @@ def start(mnist_dir):
         with open(log, "wb") as output:
             process = subprocess.Popen(
                 # niced: the tests in front keep their pace, the smoke takes the core they leave
-                ["nice", "-n", "19", "bash", str(ROOT / "benchmarks" / "gpu_check.sh"), str(folder / "check"),
-                 "--smoke", *PARTS],
+                [*ON_PARENT_DEATH, "nice", "-n", "19", "bash", str(ROOT / "benchmarks" / "gpu_check.sh"),
+                 str(folder / "check"), "--smoke", *PARTS],
                 stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,
+                # a group of its own: stop() ends the script and the controller and trainer under it
+                process_group=0,
                 env={**os.environ, "PYTHON": sys.executable, "MNIST_DATA_DIR": str(mnist_dir), **INDUCTOR})
         _smoke = Smoke(process, folder, log)
     return _smoke
@@ -82,17 +88,22 @@ def wait():
         _smoke.process.wait(timeout=TIMEOUT_S)
 
 
-def stop():
-    """End a smoke still running (the suite stopped early) and remove its folder."""
+def stop(keep=False):
+    """End a smoke still running (the suite stopped early) and remove its folder, or with keep,
+    say where it is (the suite failed: its log and outputs are the evidence)."""
     global _smoke
     if _smoke is None:
         return
     if _smoke.process.poll() is None:
-        _smoke.process.terminate()  # gpu_check.sh stops its part on SIGTERM
+        # gpu_check.sh stops its part on SIGTERM and packs what finished
+        os.killpg(_smoke.process.pid, signal.SIGTERM)
         try:
             _smoke.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            _smoke.process.kill()
+            os.killpg(_smoke.process.pid, signal.SIGKILL)
             _smoke.process.wait()
-    shutil.rmtree(_smoke.folder, ignore_errors=True)
+    if keep:
+        print(f"\nthe background smoke's output is kept in {_smoke.folder}", file=sys.stderr)
+    else:
+        shutil.rmtree(_smoke.folder, ignore_errors=True)
     _smoke = None
