@@ -1,6 +1,7 @@
 """The summary's figures and verdicts on fabricated runs whose right answers are known."""
 import json
 import math
+import re
 import statistics
 
 import numpy as np
@@ -94,7 +95,7 @@ def test_one_run_each_is_not_enough_evidence_whatever_the_ratio():
     assert (label(c.fast), c.ratio, c.interval, c.verdict) == ("JAX step", 2.0, None, NOT_ENOUGH)
     assert c.faster is None
     line = speed_line(report.render(b))
-    assert "faster than" not in line and line.startswith("Batch 64: not enough evidence")
+    assert "faster than" not in line and "not enough evidence" in line
 
 
 def test_near_equal_times_over_three_runs_are_within_noise_not_faster():
@@ -260,15 +261,14 @@ def test_busy_machine_and_noisy_epochs_are_warned_about_and_said_in_each_finding
     text = report.render(b)
     warnings = [l for l in text.splitlines() if l.startswith("- WARNING")]
     assert len(warnings) == 2
-    assert warnings[0].startswith(
-        "- WARNING: 1 run(s) shared the machine with other work (other processes kept more than 0.3 of a "
-        "core busy, or without that measure the load average exceeded half the 2 cores; worst: JAX step, "
-        "seed 0, repeat 1: 1.60 cores")
+    # the wording is the golden summary's to fix; here, which run and how busy
+    assert warnings[0].startswith("- WARNING: 1 run(s)")
+    assert "JAX step, seed 0, repeat 1: 1.60 cores" in warnings[0]
     assert "PyTorch eager, batch 64: 25%" in warnings[1] and "JAX step" not in warnings[1]
     c = weighs(b, "JAX step", "PyTorch eager")
     assert c.busy_runs == 1 and [(label(k), spread) for k, spread in c.noisy] == [("PyTorch eager", 0.25)]
     line = speed_line(text)
-    assert "Suspect: the machine was busy during 1 of these 5 runs." in line
+    assert "Suspect" in line and "1 of these 5 runs" in line
     assert "Noisy: PyTorch eager" in line
     # the spread across runs is the interval's business, not a warning: 1.0 against 1.3 is not noisy
     quiet = steady_runs("jax", "step", [0.50, 0.51]) + steady_runs("pytorch", "eager", [1.0, 1.3])
@@ -623,11 +623,12 @@ def test_the_settings_line_gives_each_batch_sizes_epoch_not_the_smallest():
     # 50,000 images: 781 steps of 64 and 48 of 1024, the partial batch dropped at each.
     runs = [make_run(fw, mode, batch=b, steps=50_000 // b)
             for fw, mode in (("jax", "step"), ("pytorch", "eager")) for b in (64, 1024)]
-    settings = report.summary(runs, make_meta()).splitlines()[2]
-    want = "3 epochs (49,984 samples at batch 64, 49,152 samples at batch 1024), "
-    assert settings.startswith(want), settings
+    def samples(runs):
+        settings = report.build(runs, make_meta())["settings"]
+        return re.findall(r"([\d,]+) samples(?: at batch (\d+))?", settings)
+    assert samples(runs) == [("49,984", "64"), ("49,152", "1024")]
     one = [make_run("jax", "step", batch=64, steps=100), make_run("pytorch", "eager", batch=64, steps=100)]
-    assert report.summary(one, make_meta()).splitlines()[2].startswith("3 epochs of 6,400 samples, ")
+    assert samples(one) == [("6,400", "")]
 
 
 def test_epoch_times_with_many_models_put_the_legend_below_the_panels_and_rates_on_a_log_axis(
@@ -676,8 +677,7 @@ def test_a_rate_above_the_measured_peak_is_called_a_probe_that_under_read():
             make_run("pytorch", "eager", times=(1.0, 0.05, 0.05))]
     text = report.summary(runs, make_meta())
     warning = next(line for line in text.splitlines() if "above the measured matmul peak" in line)
-    assert warning.startswith("- WARNING: training rates above the measured matmul peak "
-                              "(PyTorch eager, batch 64: 205%)"), warning
+    assert "(PyTorch eager, batch 64: 205%)" in warning, warning
     assert "JAX step" not in warning
     runs = [make_run("jax", "step", times=(1.0, 0.1, 0.1)),
             make_run("pytorch", "eager", times=(1.0, 0.2, 0.2))]  # 103 GFLOP/s: 51%
