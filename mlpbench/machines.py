@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 from mlpbench import cli
+from mlpbench.modes import FRAMEWORKS
+from mlpbench.report import SCHEMA_VERSION
 from mlpbench.saved import SavedError, read_summary
 from mlpbench.saved import shown as listed
-
-FRAMEWORK_NAMES = ("JAX", "PyTorch")
 
 
 def vector_isa(extensions):
@@ -69,11 +69,12 @@ def facts(summaries):
     rows = [("CPU", f"{setup['cpu']} ({setup['cores']} cores)"),
             ("vector extensions", listed(setup["cpu_extensions"]) or "not recorded"),
             ("Python, platform", f"{setup['python']}, {setup['platform']}")]
-    for name in FRAMEWORK_NAMES:
+    for framework, name in FRAMEWORKS.items():
+        mine = [s["setup"]["frameworks"].get(framework, {}) for s in summaries]
         for field in ("version", "kernels", "threads"):
-            values = sorted({str(v) for s in summaries for v in s["setup"].get(f"{name} {field}") or []})
+            values = sorted({str(v) for facts in mine for v in facts.get(field) or []})
             rows.append((f"{name} {field}", ", ".join(values) or "n/a"))
-        peaks = [s["setup"].get(f"{name} matmul peak GFLOP/s") for s in summaries]
+        peaks = [facts.get("matmul_peak_gflops") for facts in mine]
         peaks = [p for p in peaks if p]
         if peaks:
             rows.append((f"{name} fp32 matmul peak", f"{min(peaks):.1f} to {max(peaks):.1f} GFLOP/s over "
@@ -106,7 +107,7 @@ def cell_verdict(cell):
     return f"{'JAX' if c['fast_config']['framework'] == 'jax' else 'PyTorch'} faster"
 
 
-def machine_section(key, entries, compares):
+def machine_section(entries, compares):
     name = machine_name(fullest_setup([s for _, s in entries]))
     lines = [f"## {name}", "", *facts([s for _, s in entries]), "", "### Runs", ""]
     lines += [f"- [{f.name}](runs/{f.name}/summary.md): {s['settings']}" for f, s in entries]
@@ -120,7 +121,7 @@ def machine_section(key, entries, compares):
             lines.append(f"- batch {batch}, {folder.name}: {verdict_text(c)}")
     if not pairs:
         lines.append("- no committed run weighed them")
-    threads = [(f, x) for f, s in entries for sec in s["sections"] if sec["title"].startswith("Threads")
+    threads = [(f, x) for f, s in entries for sec in s["sections"] if sec["id"] == "threads"
                for x in sec["findings"]]
     if threads:
         lines += ["", "### Threads", ""] + [f"- {x['text']} ({f.name})" for f, x in threads]
@@ -134,12 +135,12 @@ def machine_section(key, entries, compares):
                       f"{cell_verdict(c)} |" for c in cells]
     for folder, result in compares:
         old, new = result["old"], result["new"]
-        versions = [s for s in result["settings"] if s["name"] in ("JAX version", "PyTorch version")]
-        title = (f"{versions[0]['name'].split()[0]} {listed(versions[0]['old'])} against "
+        versions = [s for s in result["settings"] if s["framework"] and s["fact"] == "version"]
+        title = (f"{FRAMEWORKS[versions[0]['framework']]} {listed(versions[0]['old'])} against "
                  f"{listed(versions[0]['new'])} on {name}" if versions else f"{new} against {old}")
         lines += ["", f"### {title} ([{folder.name}](runs/{folder.name}/compare.md))", ""]
         lines += [f"- {s['name']}: {listed(s['old'])} in {old}, {listed(s['new'])} in {new}"
-                  for s in result["settings"] if not s["name"].endswith("matmul peak GFLOP/s")]
+                  for s in result["settings"] if s["fact"] != "matmul_peak_gflops"]
         lines += [f"- {p['sentence']}" for p in result["pairs"]]
     return lines
 
@@ -151,6 +152,9 @@ def write(runs_dir, out):
     compares = {}
     for path in sorted(runs_dir.glob("*/compare.json")):
         result = json.loads(path.read_text())
+        if result.get("schema_version") != SCHEMA_VERSION:
+            cli.fail(f"{path} has schema version {result.get('schema_version')}, this code reads "
+                     f"{SCHEMA_VERSION}: write it again with compare_results.py --compare")
         key = next((k for k, entries in machines.items() for f, _ in entries if f.name == result["old"]),
                    None)
         if key is not None:
@@ -162,7 +166,7 @@ def write(runs_dir, out):
              "from yet. Figures of one machine are never set against another's except through "
              "`compare_results.py --compare`, which says so.", ""]
     for key, entries in machines.items():
-        lines += machine_section(key, entries, compares.get(key, [])) + [""]
+        lines += machine_section(entries, compares.get(key, [])) + [""]
     for quoted in sorted((runs_dir / "quoted").glob("*.md")):
         lines += [quoted.read_text().rstrip(), ""]
     Path(out).write_text("\n".join(lines).rstrip() + "\n")

@@ -24,7 +24,9 @@ def table(header, rows):
 # summary.json's layout (docs/design.md, "summary.json"); a change of what a field means bumps it.
 # 2: configurations name the batch size batch_size and carry threads; `setup` holds the machine
 # facts and settings as data, for --compare.
-SCHEMA_VERSION = 2
+# 3: `setup` keeps each framework's facts under frameworks.<jax|pytorch> (was "JAX version", ...);
+# sections carry an `id`; compare.json's settings name their framework and fact.
+SCHEMA_VERSION = 3
 
 
 def main_row(c, s, versus_fastest, epochs):
@@ -129,8 +131,9 @@ TABLE_NOTE = ("First Epoch includes compilation and warm-up exactly as a user me
               "the trainer process's peak resident memory.")
 
 
-def section(title, findings, table_=None):
-    return {"title": title, "table": table_, "findings": [as_finding(f) for f in findings]}
+def section(id_, title, findings, table_=None):
+    """id_ names the section for code that looks for it (the title is for readers)."""
+    return {"id": id_, "title": title, "table": table_, "findings": [as_finding(f) for f in findings]}
 
 
 def epochs_text(epochs, stats):
@@ -156,21 +159,23 @@ def build(runs, meta):
                         "finished before it are reported.")
     init = ("batch order and init shared by both frameworks" if settings["init"] == "shared"
             else "batch order shared, each framework's own init")
-    sections = [section("Findings", fd.speed_findings(stats) + fd.accuracy_findings(groups, settings)
+    sections = [section("findings", "Findings",
+                        fd.speed_findings(stats) + fd.accuracy_findings(groups, settings)
                         + fd.time_to_accuracy_findings(stats, target, epochs)
                         + fd.parity_findings(groups, settings) + fd.rate_finding(stats, peaks)),
-                section("A/A: one configuration as both arms (--aa)", comparisons.aa_findings(stats)),
-                section("One thing at a time: paradigm, framework, compiling, settings",
+                section("aa", "A/A: one configuration as both arms (--aa)", comparisons.aa_findings(stats)),
+                section("versus", "One thing at a time: paradigm, framework, compiling, settings",
                         comparisons.versus_findings(stats) + comparisons.unroll_findings(stats)
                         + comparisons.precision_findings(stats)),
-                section("Threads: what more cores buy (--threads)", comparisons.thread_findings(stats)),
-                section("Model width: where the framework stops mattering (size_map.png)",
+                section("threads", "Threads: what more cores buy (--threads)",
+                        comparisons.thread_findings(stats)),
+                section("widths", "Model width: where the framework stops mattering (size_map.png)",
                         width_findings(stats) if len({c.hidden for c in stats}) > 1 else []),
-                section("The JIT: what it costs and when it pays",
+                section("jit", "The JIT: what it costs and when it pays",
                         overheads.jit_share_lines(stats) + overheads.break_even_lines(stats)
                         + overheads.recompile_findings(stats), compile_table(stats)),
-                section("Cold and warm compilation caches", overheads.cache_findings(stats)),
-                section("Input pipeline: torch DataLoader vs device-resident batches",
+                section("caches", "Cold and warm compilation caches", overheads.cache_findings(stats)),
+                section("loader", "Input pipeline: torch DataLoader vs device-resident batches",
                         overheads.loader_findings(stats))]
     failed = [f"{label(config_of(r))}, batch {r.spec.batch_size}, seed {r.spec.seed}, "
               + ("the cache-filling run" if r.spec.purpose == "fill" else f"repeat {r.spec.repeat}")
@@ -277,12 +282,13 @@ def setup(runs, meta):
     facts = {"cpu": meta.get("cpu"), "cores": meta.get("cpu_count"),
              "cpu_extensions": meta.get("cpu_extensions") or [], "gpu": (meta.get("gpu") or {}).get("name"),
              "python": meta.get("python"), "platform": meta.get("platform")}
-    for framework, name in FRAMEWORKS.items():
+    facts["frameworks"] = {}
+    for framework in FRAMEWORKS:
         mine = [s for s in starts if s["framework"] == framework]
-        for field in ("framework_version", "kernels", "threads", "device_name"):
-            facts[f"{name} {field.removeprefix('framework_')}"] = sorted({s[field] for s in mine
-                                                                          if s.get(field) is not None})
-        facts[f"{name} matmul peak GFLOP/s"] = meta.get("probes", {}).get(framework, {}).get("gflops")
+        facts["frameworks"][framework] = {
+            **{field.removeprefix("framework_"): sorted({s[field] for s in mine if s.get(field) is not None})
+               for field in ("framework_version", "kernels", "threads", "device_name")},
+            "matmul_peak_gflops": meta.get("probes", {}).get(framework, {}).get("gflops")}
     facts["env"] = framework_env(meta, starts)
     for key in ("epochs", "train_limit", "init", "lr", "seeds", "repeats", "target_acc"):
         facts[key] = settings.get(key)

@@ -6,6 +6,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from mlpbench import cli
 from mlpbench.aggregate import Config, ConfigStats, config_order
@@ -18,7 +19,23 @@ from mlpbench.report import SCHEMA_VERSION
 
 # The facts that make two folders' runs come from different machines, not just other settings.
 MACHINE_FACTS = ("cpu", "cores", "cpu_extensions", "gpu")
-FRAMEWORK_FACTS = ("JAX ", "PyTorch ")  # setup's per-framework facts: "JAX version", ...
+# setup's per-framework facts, as the sentences name them.
+FRAMEWORK_FACT_NAMES = {"version": "version", "kernels": "kernels", "threads": "threads",
+                        "device_name": "device_name", "matmul_peak_gflops": "matmul peak GFLOP/s"}
+
+
+class Difference(NamedTuple):
+    """One fact or setting whose value differs between two folders."""
+    fact: str  # a setup key, a framework fact ("version"), "env VAR" or a Config field
+    old: Any
+    new: Any
+    framework: str | None = None  # whose fact it is, for a framework's
+
+    @property
+    def name(self):
+        if self.framework:
+            return f"{FRAMEWORKS[self.framework]} {FRAMEWORK_FACT_NAMES[self.fact]}"
+        return self.fact
 
 
 class SavedError(Exception):
@@ -36,7 +53,7 @@ class Saved:
         given: where its framework's runs recorded one count, that is the count it is matched on,
         so that it meets a folder run with --threads."""
         if config.threads is None:
-            counts = self.setup.get(f"{FRAMEWORKS[config.framework]} threads") or []
+            counts = self.setup["frameworks"].get(config.framework, {}).get("threads") or []
             config = config._replace(threads=counts[0] if len(counts) == 1 else None)
         return config.key(*fields)
 
@@ -70,6 +87,7 @@ def load(folder):
             config = Config(**{f: entry[f] for f in Config._fields})
             stats[config._replace(hidden=tuple(config.hidden))] = ConfigStats.from_dict(entry)
         setup = dict(summary["setup"])
+        setup["frameworks"] = dict(setup["frameworks"])
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise SavedError(f"{path} is not a summary.json this code wrote (no {e})") from None
     if not stats:
@@ -96,14 +114,14 @@ class SavedComparison:
     old: Saved
     new: Saved
     matched_on: tuple  # the configuration fields that tell configurations apart
-    settings: tuple  # (name, OLD's value, NEW's value) for each that differs
+    settings: tuple  # a Difference for each fact or setting that differs
     pairs: tuple
     unmatched_old: tuple
     unmatched_new: tuple
 
     @property
     def different_machines(self):
-        return any(name in MACHINE_FACTS for name, _, _ in self.settings)
+        return any(d.framework is None and d.fact in MACHINE_FACTS for d in self.settings)
 
     def sentence(self, pair):
         old, new = pair.old, pair.new
@@ -120,7 +138,8 @@ class SavedComparison:
     def as_dict(self):
         return {"schema_version": SCHEMA_VERSION, "old": self.old.name, "new": self.new.name,
                 "different_machines": self.different_machines, "matched_on": list(self.matched_on),
-                "settings": [{"name": n, "old": o, "new": w} for n, o, w in self.settings],
+                "settings": [{"name": d.name, "framework": d.framework, "fact": d.fact, "old": d.old,
+                              "new": d.new} for d in self.settings],
                 "pairs": [{"old_config": p.old._asdict(), "new_config": p.new._asdict(),
                            "new_over_old": p.new_over_old,
                            "comparison": p.comparison.as_dict(),
@@ -130,28 +149,38 @@ class SavedComparison:
 
 
 def setting_differences(old, new):
-    """(name, OLD, NEW) for each machine fact, setting and constant configuration field that
-    differs between the folders."""
+    """A Difference for each machine fact, framework fact, setting and constant configuration
+    field that differs between the folders, in summary.json's order."""
     out = []
     for name in dict.fromkeys([*old.setup, *new.setup]):
         a, b = old.setup.get(name), new.setup.get(name)
         if name == "env":
             for var in sorted(set(a or {}) | set(b or {})):
                 if (a or {}).get(var) != (b or {}).get(var):
-                    out.append((f"env {var}", (a or {}).get(var), (b or {}).get(var)))
+                    out.append(Difference(f"env {var}", (a or {}).get(var), (b or {}).get(var)))
         elif name == "cpu_extensions":
             if a and b and a != b:  # [] where the runs predate the record: not a difference
-                out.append((name, sorted(set(a) - set(b)), sorted(set(b) - set(a))))
-        elif name.startswith(FRAMEWORK_FACTS) and (a in (None, []) or b in (None, [])):
-            continue  # a framework one folder did not run: nothing of it to compare
+                out.append(Difference(name, sorted(set(a) - set(b)), sorted(set(b) - set(a))))
+        elif name == "frameworks":
+            out += framework_differences(a or {}, b or {})
         elif a != b:
-            out.append((name, a, b))
+            out.append(Difference(name, a, b))
     moving = set(varying(old)) | set(varying(new))
     for field in Config._fields:
         values = [{s.key(c, (field,))[0] for c in s.stats} for s in (old, new)]
         if field not in moving and values[0] != values[1] and all(values):
-            out.append((field, *(v.pop() for v in values)))
+            out.append(Difference(field, *(v.pop() for v in values)))
     return tuple(out)
+
+
+def framework_differences(old, new):
+    out = []
+    for framework in FRAMEWORKS:
+        a, b = old.get(framework) or {}, new.get(framework) or {}
+        # Empty on one side: a framework one folder did not run, or a fact its runs predate.
+        out += [Difference(fact, a[fact], b[fact], framework) for fact in FRAMEWORK_FACT_NAMES
+                if a.get(fact) not in (None, []) and b.get(fact) not in (None, []) and a[fact] != b[fact]]
+    return out
 
 
 def compare_saved(old_dir, new_dir):
@@ -192,11 +221,11 @@ def render(result):
         lines += ["**Different machines**: every ratio below is the machines' and the software's "
                   "together.", ""]
     lines += ["## What differs between the folders", ""]
-    for name, a, b in result.settings:
-        if name == "cpu_extensions":
-            lines.append(f"- CPU extensions only in {old}: {shown(a)}; only in {new}: {shown(b)}")
+    for d in result.settings:
+        if d.name == "cpu_extensions":
+            lines.append(f"- CPU extensions only in {old}: {shown(d.old)}; only in {new}: {shown(d.new)}")
         else:
-            lines.append(f"- {name}: {shown(a)} in {old}, {shown(b)} in {new}")
+            lines.append(f"- {d.name}: {shown(d.old)} in {old}, {shown(d.new)} in {new}")
     if not result.settings:
         lines.append("- nothing recorded: same machine facts and settings")
     lines += ["", f"## {new} against {old}, configuration by configuration", "",

@@ -182,7 +182,7 @@ def test_warm_runs_read_the_cache_the_fill_runs_wrote(benchmark):
     assert sorted(r["mode"] for r in fills) == ["fullgraph", "scan"]
     assert all(r["error"] is None and r["framework_version"] and r["device"] == "cpu" for r in fills)
     summary = json.loads((out / "summary.json").read_text())
-    [section] = [s for s in summary["sections"] if s["title"] == "Cold and warm compilation caches"]
+    [section] = [s for s in summary["sections"] if s["id"] == "caches"]
     cached = {f["figures"]["configuration"]: f["figures"] for f in section["findings"]}
     assert set(cached) == {"JAX scan"}  # the one mode that ran both ways
     assert all(f["cache_hits"] >= 1 and f["compile_warm_s"] < f["compile_cold_s"] for f in cached.values()

@@ -127,7 +127,7 @@ def test_compare_says_when_the_machines_differ(two_folders, tmp_path, capsys):
     result = saved.compare_saved(old, new)
     assert result.different_machines
     old_cpu = json.loads((old / "summary.json").read_text())["setup"]["cpu"]
-    assert ("cpu", old_cpu, "Other CPU") in result.settings
+    assert saved.Difference("cpu", old_cpu, "Other CPU") in result.settings
 
 
 @pytest.mark.parametrize(
@@ -136,22 +136,23 @@ def test_compare_says_when_the_machines_differ(two_folders, tmp_path, capsys):
         (lambda d: (d / "summary.json").unlink(), "has no summary.json: not a results folder"),
         (
             lambda d: (d / "summary.json").write_text('{"schema_version": 1}'),
-            "has schema version 1, this code compares 2",
+            f"has schema version 1, this code compares {report.SCHEMA_VERSION}",
         ),
         (lambda d: (d / "summary.json").write_text("{not json"), "cannot read it"),
         (
-            lambda d: (d / "summary.json").write_text('{"schema_version": 2}'),
+            lambda d: (d / "summary.json").write_text(f'{{"schema_version": {report.SCHEMA_VERSION}}}'),
             "is not a summary.json this code",
         ),
         (
             lambda d: (d / "summary.json").write_text(
-                '{"schema_version": 2, "configurations": null, "setup": {}}'
+                f'{{"schema_version": {report.SCHEMA_VERSION}, "configurations": null, "setup": {{}}}}'
             ),
             "is not a summary.json this code",
         ),
         (
             lambda d: (d / "summary.json").write_text(
-                '{"schema_version": 2, "configurations": [], "setup": {}}'
+                f'{{"schema_version": {report.SCHEMA_VERSION}, "configurations": [], '
+                '"setup": {"frameworks": {}}}'
             ),
             "holds no finished configuration",
         ),
@@ -210,7 +211,8 @@ def test_one_framework_per_folder_is_weighed_framework_against_framework(folders
     jax, torch = folders["jax"], folders["torch"]
     result = saved.compare_saved(jax, torch)
     assert result.matched_on == ("batch_size",)
-    assert ("framework", "jax", "pytorch") in result.settings and ("mode", "step", "eager") in result.settings
+    assert {saved.Difference("framework", "jax", "pytorch"),
+            saved.Difference("mode", "step", "eager")} <= set(result.settings)
     assert [result.sentence(p).split(":")[0] for p in result.pairs] == [
         f"Batch {b}, JAX step in jax against PyTorch eager in torch" for b in (100, 200)
     ]
@@ -263,7 +265,7 @@ def test_thread_findings_weigh_each_count_against_the_fewest():
         for r in range(3)
     ]
     built = report.build(runs, make_meta(repeats=3))
-    [section] = [s for s in built["sections"] if s["title"].startswith("Threads")]
+    [section] = [s for s in built["sections"] if s["id"] == "threads"]
     jax, torch = section["findings"]
     assert jax.text.startswith(
         "Batch 64, JAX step, 1 to 2 threads: JAX step (2 threads) is 1.82x faster than JAX step (1 thread)"

@@ -57,11 +57,14 @@ def check_comparison(c, where):
 def validate(summary):
     """summary.json against docs/design.md's schema, field by field."""
     check_fields(summary, SUMMARY, "summary")
-    assert summary["schema_version"] == report.SCHEMA_VERSION == 2
-    check_fields(summary["setup"], {"cpu": TEXT, "cores": int, "cpu_extensions": list, "JAX version": list,
-                                    "PyTorch threads": list, "env": dict, "epochs": int}, "setup")
+    assert summary["schema_version"] == report.SCHEMA_VERSION == 3
+    check_fields(summary["setup"], {"cpu": TEXT, "cores": int, "cpu_extensions": list, "frameworks": dict,
+                                    "env": dict, "epochs": int}, "setup")
+    for framework, facts in summary["setup"]["frameworks"].items():
+        check_fields(facts, {"version": list, "kernels": list, "threads": list, "device_name": list},
+                     f"setup.frameworks.{framework}")
     for i, section in enumerate(summary["sections"]):
-        check_fields(section, {"title": TEXT, "findings": list}, f"sections[{i}]")
+        check_fields(section, {"id": TEXT, "title": TEXT, "findings": list}, f"sections[{i}]")
         for j, finding in enumerate(section["findings"]):
             check_fields(finding, {"text": TEXT, "comparisons": list, "figures": dict},
                          f"sections[{i}].findings[{j}]")
