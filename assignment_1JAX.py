@@ -4,8 +4,8 @@ jax.random only.
 In the style of JAX's "Training a simple neural network" notebook: the forward pass is written
 for one image and batched with jax.vmap(predict, in_axes=(None, 0)), and the update is plain SGD
 over the params pytree. The params are a list of {"w", "b"} dicts, the layout of the write-up this
-project answers (the notebook keeps (w, b) tuples). Below the model, its update and evaluate, the
-harness that the shared epoch loop runs (docs/design.md, "Trainers").
+project answers (the notebook keeps (w, b) tuples). Below the model, its SGD step and evaluate,
+the harness that the shared epoch loop runs (docs/design.md, "Trainers").
 """
 import functools
 import os
@@ -62,36 +62,11 @@ def loss(params, images, labels):
     return -jnp.mean(jnp.sum(jax.nn.log_softmax(logits) * one_hot, axis=-1)), logits
 
 
-def sgd_step(params, totals, x, y, lr):
-    """One SGD step on the batch (x, y); totals carry (loss sum, correct count)."""
+def sgd_step(params, x, y, lr):
+    """One SGD step on the batch (x, y): the new params, the batch's mean loss and its logits."""
     (batch_loss, logits), grads = jax.value_and_grad(loss, has_aux=True)(params, x, y)
     params = jax.tree.map(lambda p, g: p - lr * g, params, grads)
-    correct = jnp.sum(jnp.argmax(logits, axis=-1) == y)
-    return params, (totals[0] + batch_loss, totals[1] + correct)
-
-
-def train_step(params, totals, images, labels, idx, lr):
-    """One SGD step on the batch images[idx], gathered on the device."""
-    return sgd_step(params, totals, images[idx], labels[idx], lr)
-
-
-# Donating params and totals lets XLA update them in place instead of allocating new buffers.
-update = jax.jit(train_step, donate_argnums=(0, 1))
-update_batch = jax.jit(sgd_step, donate_argnums=(0, 1))
-
-
-@functools.partial(jax.jit, donate_argnums=(0,), static_argnames=("unroll",))
-def train_epoch_scan(params, images, labels, batches, lr, unroll=1):
-    """A whole epoch in one compiled call: the batches looped on the device by lax.scan,
-    `unroll` steps in each iteration of the loop XLA builds (fewer iterations, more fusion)."""
-    def body(carry, idx):
-        return train_step(*carry, images, labels, idx, lr), None
-    (params, totals), _ = jax.lax.scan(body, (params, zero_totals()), batches, unroll=unroll)
-    return params, totals
-
-
-def zero_totals():
-    return jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
+    return params, batch_loss, logits
 
 
 @jax.jit
@@ -101,7 +76,39 @@ def evaluate(params, images, labels):
     return mean_loss, jnp.sum(jnp.argmax(logits, axis=-1) == labels)
 
 
-# --- the harness: each mode's epoch, compile stages and events, devices and records ---
+# --- the harness: each mode's step with its running totals, compile stages and events, devices
+# and records ---
+
+def counted_step(params, totals, x, y, lr):
+    """sgd_step, adding to the epoch's running (loss sum, correct count) in the same program:
+    the totals stay on the device, with no sync per step."""
+    params, batch_loss, logits = sgd_step(params, x, y, lr)
+    correct = jnp.sum(jnp.argmax(logits, axis=-1) == y)
+    return params, (totals[0] + batch_loss, totals[1] + correct)
+
+
+def indexed_step(params, totals, images, labels, idx, lr):
+    """counted_step on the batch images[idx], gathered on the device."""
+    return counted_step(params, totals, images[idx], labels[idx], lr)
+
+
+# Donating params and totals lets XLA update them in place instead of allocating new buffers.
+update = jax.jit(indexed_step, donate_argnums=(0, 1))
+update_batch = jax.jit(counted_step, donate_argnums=(0, 1))
+
+
+@functools.partial(jax.jit, donate_argnums=(0,), static_argnames=("unroll",))
+def train_epoch_scan(params, images, labels, batches, lr, unroll=1):
+    """A whole epoch in one compiled call: the batches looped on the device by lax.scan,
+    `unroll` steps in each iteration of the loop XLA builds (fewer iterations, more fusion)."""
+    def body(carry, idx):
+        return indexed_step(*carry, images, labels, idx, lr), None
+    (params, totals), _ = jax.lax.scan(body, (params, zero_totals()), batches, unroll=unroll)
+    return params, totals
+
+
+def zero_totals():
+    return jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
 
 def aot_compile(jitted, *args, **static):
     """Trace, lower and compile one jitted function, each stage timed: JAX's
@@ -131,13 +138,14 @@ def count_events():
 
 @dataclass
 class Trainer:
-    """The JAX side of mlpbench.loop.Trainer. `step` is the update: jitted, and replaced in
-    epoch 1 by the program built ahead of time inside the clock; op by op (nojit), the plain
-    function. Each item of an epoch's batches is one step's data, (images, labels, idx) with the
+    """The JAX side of mlpbench.loop.Trainer. `update` is the mode's program: jitted, or op by
+    op (nojit) the plain function; a step, or with scan the whole epoch. `compiled` is that
+    program as epoch 1 builds it ahead of time, inside the clock, and what every later call
+    runs. Each item of an epoch's batches is one step's data, (images, labels, idx) with the
     split on the device or (x, y) from a loader; with scan, the epoch's (images, labels, order)."""
     mode: modes.Mode
     params: Any
-    step: Callable
+    update: Callable
     data: dict
     lr: Any
     device: Any
@@ -145,6 +153,11 @@ class Trainer:
     events: dict
     cache_on: bool
     unroll: int | None = None  # scan only
+    compiled: Callable | None = None
+
+    @property
+    def program(self):
+        return self.compiled or self.update
 
     def put_batches(self, order):
         return self.batches_for(order)
@@ -152,8 +165,10 @@ class Trainer:
     def train_epoch(self, batches, epoch):
         before = dict(self.events)
         build = epoch == 1 and self.mode.compiled
-        epoch_fn = self.scan_epoch if self.mode.name == "scan" else self.step_epoch
-        totals, first_step, stages = epoch_fn(batches, build, first=epoch == 1)
+        if self.mode.name == "scan":
+            totals, first_step, stages = self.scan_epoch(batches, build)
+        else:
+            totals, first_step, stages = self.step_epoch(batches, build, first=epoch == 1)
         compiles = self.events[COMPILE_EVENT] - before[COMPILE_EVENT]
         # Op by op, epoch 1 builds each primitive once: that is its warm-up, not a recompile.
         recompiles = None if not self.mode.compiled and epoch == 1 else compiles - int(build)
@@ -161,14 +176,15 @@ class Trainer:
                 else None)
         return EpochResult(totals[0], totals[1], first_step, **stages, cache_hits=hits, recompiles=recompiles)
 
-    def scan_epoch(self, batches, build, first):
+    def scan_epoch(self, batches, build):
         """The epoch as one call. Its "first step" is tracing and compiling that call, which
         `build` does ahead of time, inside the clock."""
         stages, first_step, t0 = {}, None, time.perf_counter()
         if build:
-            self.step, stages = aot_compile(self.step, self.params, *batches, self.lr, unroll=self.unroll)
+            self.compiled, stages = aot_compile(self.update, self.params, *batches, self.lr,
+                                                unroll=self.unroll)
             first_step = time.perf_counter() - t0
-        self.params, totals = jax.block_until_ready(self.step(self.params, *batches, self.lr))
+        self.params, totals = jax.block_until_ready(self.program(self.params, *batches, self.lr))
         return totals, first_step, stages
 
     def step_epoch(self, batches, build, first):
@@ -180,13 +196,14 @@ class Trainer:
         batches = iter(batches)
         batch = next(batches)
         if build:
-            self.step, stages = aot_compile(self.step, self.params, totals, *batch, self.lr)
-        self.params, totals = self.step(self.params, totals, *batch, self.lr)
+            self.compiled, stages = aot_compile(self.update, self.params, totals, *batch, self.lr)
+        step = self.program
+        self.params, totals = step(self.params, totals, *batch, self.lr)
         if first:
             jax.block_until_ready((self.params, totals))
             first_step = time.perf_counter() - t0
         for batch in batches:
-            self.params, totals = self.step(self.params, totals, *batch, self.lr)
+            self.params, totals = step(self.params, totals, *batch, self.lr)
         self.params = jax.block_until_ready(self.params)
         return totals, first_step, stages
 
@@ -252,11 +269,12 @@ def epoch_batches(args, data, device):
     return index_rows
 
 
-def first_step_function(args):
-    """The update each mode starts from: jitted (built ahead of time in epoch 1), or plain."""
+def mode_program(args):
+    """The mode's program: jitted (built ahead of time in epoch 1), or plain (nojit); a step, or
+    with scan the epoch."""
     loader = args.input == "loader"
     if args.mode == "nojit":
-        return sgd_step if loader else train_step
+        return counted_step if loader else indexed_step
     return {"step": update_batch if loader else update, "scan": train_epoch_scan}[args.mode]
 
 
@@ -291,7 +309,7 @@ def main(argv=None):
     # Dispatch is asynchronous: wait for the uploads and scaling so no clock pays for them.
     data, params = jax.block_until_ready((data, params))
     unroll = (args.unroll or DEFAULT_UNROLL[info.kind]) if args.mode == "scan" else None
-    trainer = Trainer(modes.mode(args.mode), params, first_step_function(args), data,
+    trainer = Trainer(modes.mode(args.mode), params, mode_program(args), data,
                       lr=jax.device_put(np.float32(args.lr), device), device=device,
                       batches_for=epoch_batches(args, data, device), events=events,
                       cache_on=bool(args.compile_cache), unroll=unroll)

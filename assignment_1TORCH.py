@@ -43,13 +43,13 @@ def load_shared(model, params):
 
 
 def train_step(model, optimizer, x, y):
-    """One SGD step on the batch (x, y); the loss and the logits, for the running totals."""
+    """One SGD step on the batch (x, y); the batch's loss and the logits, for the running totals."""
     optimizer.zero_grad(set_to_none=True)
     output = model(x)
-    loss = F.cross_entropy(output, y)
-    loss.backward()
+    batch_loss = F.cross_entropy(output, y)
+    batch_loss.backward()
     optimizer.step()
-    return loss.detach(), output.detach()
+    return batch_loss.detach(), output.detach()
 
 
 @torch.no_grad()
@@ -58,11 +58,11 @@ def evaluate(model, images, labels):
     nn.Module, or the functional params' forward pass. (The MLP has no dropout or batch norm,
     so model.eval() would change nothing.)"""
     output = model(images)
-    loss = F.cross_entropy(output, labels)
-    return loss.item(), (output.argmax(dim=1) == labels).sum().item() / len(labels)
+    mean_loss = F.cross_entropy(output, labels)
+    return mean_loss.item(), (output.argmax(dim=1) == labels).sum().item() / len(labels)
 
 
-# --- the same algorithm in torch.func, line for line with the JAX trainer (func, fullgraph) ---
+# --- the same algorithm in torch.func, function for function with the JAX trainer (func, fullgraph) ---
 
 def functional_params(model):
     """The module's parameters as data, in the JAX trainer's layout: [{"w": (in, out), "b"}]."""
@@ -87,7 +87,7 @@ def loss(params, images, labels):
     return F.cross_entropy(logits, labels), logits
 
 
-def func_train_step(params, x, y, lr):
+def sgd_step(params, x, y, lr):
     """One SGD step on the batch (x, y): new params, the loss and the logits; nothing changed in place."""
     grads, (batch_loss, logits) = torch.func.grad_and_value(loss, has_aux=True)(params, x, y)
     params = [{k: p[k] - lr * g[k] for k in p} for p, g in zip(params, grads, strict=True)]
@@ -96,9 +96,9 @@ def func_train_step(params, x, y, lr):
 
 # --- the harness: each mode's step with its running totals, timing, devices and records ---
 
-def batch_totals(loss, logits, y):
+def batch_totals(batch_loss, logits, y):
     """A step's (loss, correct count), to add to the running totals on the device: no sync per step."""
-    return torch.stack((loss, (logits.argmax(dim=1) == y).sum().to(loss.dtype)))
+    return torch.stack((batch_loss, (logits.argmax(dim=1) == y).sum().to(batch_loss.dtype)))
 
 
 def batch_data(split_on_device):
@@ -321,14 +321,14 @@ def training_for(mode_name, model, lr, split_on_device, totals):
 
         def step(*batch):
             x, y = data_of(*batch)
-            loss, output = train_step(model, optimizer, x, y)
-            totals.add_(batch_totals(loss, output, y))
+            batch_loss, output = train_step(model, optimizer, x, y)
+            totals.add_(batch_totals(batch_loss, output, y))
         return ModuleStep(model, torch.compile(step) if mode.compiled else step, totals)
 
     def func_step(params, totals, *batch):
         x, y = data_of(*batch)
-        params, loss, logits = func_train_step(params, x, y, lr)
-        return params, totals + batch_totals(loss, logits, y)
+        params, batch_loss, logits = sgd_step(params, x, y, lr)
+        return params, totals + batch_totals(batch_loss, logits, y)
     # fullgraph=True: gathering, forward, backward, update and totals are one graph, or compiling fails.
     fn = torch.compile(func_step, fullgraph=True) if mode.compiled else func_step
     return FunctionalStep(fn, functional_params(model), totals, in_place=mode.gpu_only)

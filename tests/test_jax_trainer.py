@@ -103,7 +103,7 @@ def test_unroll_reaches_the_compiled_loop():
     assert dots(8) == 8 * dots(1) and dots(1) >= 8  # 3 forward, 5 backward per step
 
 
-@pytest.mark.parametrize("mode, function, threads", [("step", "train_step", None),
+@pytest.mark.parametrize("mode, function, threads", [("step", "indexed_step", None),
                                                      ("scan", "train_epoch_scan", 1)])
 def test_script_emits_valid_records_and_compiles_once(mnist_dir, mode, function, threads):
     """nojit: in test_controller's benchmark of every mode. JAX's own compile log is the
