@@ -292,7 +292,7 @@ def probe(device, info, precision):
     emit(probe_record("pytorch", info.name, precision, n, median_seconds(lambda: (a @ a, sync()))))
 
 
-def epoch_batches(args, data, device, sync):
+def epoch_batches(args, device, sync):
     """How an epoch's batch order becomes the steps' data, before the clock starts."""
     if args.input == "loader":
         from mlpbench.loader import make_loader
@@ -363,7 +363,7 @@ def main(argv=None):
     totals = torch.zeros(2, device=device)  # loss sum, correct count (exact below 2**24)
     training = training_for(args.mode, model, args.lr, data.get("train", ()), totals)
     sync()  # uploads and scaling are asynchronous on a GPU: finish them before any clock
-    trainer = Trainer(modes.mode(args.mode), training, data, epoch_batches(args, data, device, sync), sync,
+    trainer = Trainer(modes.mode(args.mode), training, data, epoch_batches(args, device, sync), sync,
                       cache_on=bool(args.compile_cache))
     run_epochs(trainer, start_record(args, "pytorch", torch.__version__, info, len(split.train_labels),
                                      threads=torch.get_num_threads(), kernels=kernels(),

@@ -22,7 +22,7 @@ from mlpbench import cli, data, model, modes, saved
 from mlpbench.children import LoadMeter, Progress, run_child
 from mlpbench.machine import best_probes, cpu_extensions, cpu_name, framework_env, gpu_facts, gpu_memory_bytes
 from mlpbench.outputs import write_outputs
-from mlpbench.plan import arms, plan, variants  # noqa: F401  (the controller's plan, as tests call it)
+from mlpbench.plan import plan
 from mlpbench.records import EXIT_ERROR, EXIT_OK, Run, RunSpec
 from mlpbench.results import ResultsError, read_results, write_csv, write_meta
 

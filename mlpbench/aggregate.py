@@ -132,8 +132,9 @@ def median_of(values):
 @dataclass(frozen=True)
 class ConfigStats:
     """One configuration's figures over its runs. Medians over runs unless said otherwise;
-    None where no run has the figure. What follows from the fields is a property, and
-    as_dict() writes both, as summary.json documents them."""
+    None where no run has the figure. What follows from the fields is a property; as_dict()
+    writes the fields and the properties in DERIVED, as summary.json documents them (`noisy`,
+    a verdict on epoch_spread, is not written)."""
     runs: int
     first: float  # epoch 1's time, compilation included
     first_step: float | None

@@ -8,14 +8,15 @@ from mlpbench.formatting import fmt_time, label, setting_note
 
 
 def setting(c):
-    """What two configurations must share to be weighed against each other: all but the mode."""
+    """What two configurations must share to be weighed against each other: every field but
+    the framework, the mode and scan's unroll (a mode's fastest unroll stands for it)."""
     return c.key_except("framework", "mode", "unroll")
 
 
 def versus_findings(stats):
-    """Each mode against each mode it is weighed against (modes.Versus), at the same batch
-    size, input, cache and precision; where a mode ran with several unrolls (scan), its
-    fastest one stands for it."""
+    """Each mode against each mode it is weighed against (modes.Versus), at the same setting
+    (batch size, input, cache, precision, model, arm and threads); where a mode ran with several
+    unrolls (scan), its fastest one stands for it."""
     out = []
     for c in stats:
         same = [o for o in stats if setting(o) == setting(c)]

@@ -3,8 +3,7 @@ machine they ran on. Nothing here is written in advance."""
 import json
 import math
 
-from mlpbench import comparisons, overheads, sweep
-from mlpbench import findings as fd
+from mlpbench import comparisons, findings, overheads, sweep
 from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats, config_of, group_by
 from mlpbench.comparison import Finding, comparable, compare, fastest
 from mlpbench.formatting import fmt, fmt_bytes, fmt_time, label, model_name
@@ -131,9 +130,9 @@ TABLE_NOTE = ("First Epoch includes compilation and warm-up exactly as a user me
               "the trainer process's peak resident memory.")
 
 
-def section(id_, title, findings, table_=None):
+def section(id_, title, items, table_=None):
     """id_ names the section for code that looks for it (the title is for readers)."""
-    return {"id": id_, "title": title, "table": table_, "findings": [as_finding(f) for f in findings]}
+    return {"id": id_, "title": title, "table": table_, "findings": [as_finding(f) for f in items]}
 
 
 def epochs_text(epochs, stats):
@@ -152,17 +151,17 @@ def build(runs, meta):
     target, epochs = settings.get("target_acc", 0.85), settings["epochs"]
     groups, stats = all_stats(runs, peaks, target, meta.get("cpu_count"))
     seeds = settings.get("seeds") or [settings.get("seed", 0)]
-    warnings = (fd.device_warnings(stats) + fd.noise_warnings(runs, stats, meta.get("cpu_count"))
-                + fd.peak_warnings(stats))
+    warnings = (findings.device_warnings(stats) + findings.noise_warnings(runs, stats, meta.get("cpu_count"))
+                + findings.peak_warnings(stats))
     if meta.get("interrupted"):
         warnings.insert(0, "WARNING: the benchmark was interrupted (Ctrl-C or SIGTERM): only the runs that "
                         "finished before it are reported.")
     init = ("batch order and init shared by both frameworks" if settings["init"] == "shared"
             else "batch order shared, each framework's own init")
     sections = [section("findings", "Findings",
-                        fd.speed_findings(stats) + fd.accuracy_findings(groups, settings)
-                        + fd.time_to_accuracy_findings(stats, target, epochs)
-                        + fd.parity_findings(groups, settings) + fd.rate_finding(stats, peaks)),
+                        findings.speed_findings(stats) + findings.accuracy_findings(groups, settings)
+                        + findings.time_to_accuracy_findings(stats, target, epochs)
+                        + findings.parity_findings(groups, settings) + findings.rate_finding(stats, peaks)),
                 section("aa", "A/A: one configuration as both arms (--aa)", comparisons.aa_findings(stats)),
                 section("versus", "One thing at a time: paradigm, framework, compiling, settings",
                         comparisons.versus_findings(stats) + comparisons.unroll_findings(stats)

@@ -28,8 +28,8 @@ class Cell:
     """One (width, batch) cell of the map: PyTorch's steady epoch over JAX's, from their Comparison."""
     width: int
     batch_size: int
-    jax: object  # the Config of each side
-    pytorch: object
+    jax: Config  # the configuration of each side
+    pytorch: Config
     comparison: Comparison
 
     @property
@@ -56,6 +56,10 @@ class Cell:
                 "comparison": self.comparison.as_dict()}
 
 
+# The map is drawn from device-resident, cold-cache, strict-fp32 runs only.
+MAP_SETTING = ("device", "cold", "highest")
+
+
 def comparable_setting(c):
     return c.key("input", "cache", "precision")
 
@@ -70,7 +74,7 @@ def cells(stats, pair=DEFAULT_PAIR):
     """{(width, batch): Cell} for the given (JAX mode, PyTorch mode), or with pair None the
     fastest mode of each framework in each cell; cold, device-resident, strict fp32 runs."""
     out = {}
-    keys = [c for c in stats if comparable_setting(c) == ("device", "cold", "highest")
+    keys = [c for c in stats if comparable_setting(c) == MAP_SETTING
             and stats[c].steady is not None]
     keys = [c for c in keys if c.threads == most_threads(keys)]
     for (w, batch), here in sorted(group_by(keys, lambda c: (width(c), c.batch_size)).items()):
@@ -140,12 +144,15 @@ def ratio_findings(stats, pair=DEFAULT_PAIR):
 @dataclass(frozen=True)
 class Fit:
     """step time = fixed + FLOPs / rate, fitted across widths for one framework, mode and batch."""
-    config: Config  # one of the fitted configurations: its framework, mode and settings
-    batch_size: int
+    config: Config  # one of the fitted configurations: its framework, mode, batch size and settings
     fixed_s: float
     rate: float  # FLOP/s; inf where the time did not grow with the work
     r_squared: float | None
     points: tuple  # ((width, FLOPs per step, seconds per step), ...)
+
+    @property
+    def batch_size(self):
+        return self.config.batch_size
 
     def fixed_share(self, flops):
         return self.fixed_s / (self.fixed_s + flops / self.rate)
@@ -156,7 +163,7 @@ def fits(stats):
     mode and batch size that ran at two widths or more (scipy.stats.linregress)."""
     from scipy import stats as sps
     out = []
-    keys = [c for c in stats if comparable_setting(c) == ("device", "cold", "highest") and stats[c].steady]
+    keys = [c for c in stats if comparable_setting(c) == MAP_SETTING and stats[c].steady]
     for members in group_by(keys, lambda c: c.key_except("batch_size", "hidden")).values():
         for batch, cs in sorted(group_by(members, lambda c: c.batch_size).items()):
             cs = sorted(cs, key=width)
@@ -168,7 +175,7 @@ def fits(stats):
             line = sps.linregress(x, y)
             fixed = max(float(line.intercept), 0.0)  # a negative intercept is no fixed cost
             rate = 1 / line.slope if line.slope > 0 else float("inf")
-            out.append(Fit(cs[0], batch, fixed, rate, float(line.rvalue ** 2) if len(points) > 2 else None,
+            out.append(Fit(cs[0], fixed, rate, float(line.rvalue ** 2) if len(points) > 2 else None,
                            points))
     return out
 
