@@ -153,7 +153,7 @@ def test_compile_stages_recompiles_and_memory_are_recorded(benchmark):
             assert all(s > 0 for s in stages) and sum(stages) <= first_step
         if mode in ("compile", "fullgraph"):
             assert 0 < float(first["compile_s"]) <= first_step
-        if mode == "compile":  # zero_grad() and loss.backward() break the graph: Dynamo traces neither
+        if mode == "compile":  # zero_grad() and batch_loss.backward() break the graph: Dynamo traces neither
             assert int(first["graphs"]) > 1 and int(first["graph_breaks"]) >= 1
         if mode == "fullgraph":  # forward, backward, update and totals: one graph
             assert (first["graphs"], first["graph_breaks"]) == ("1", "0")

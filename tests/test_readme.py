@@ -98,6 +98,12 @@ def committed_runs():
     return sorted(p.parent for p in RUNS.glob("*/run_meta.json"))
 
 
+def test_every_folder_under_docs_runs_is_a_run_or_a_comparison():
+    folders = [p for p in RUNS.iterdir() if p.is_dir() and p.name not in ("quoted", "__pycache__")]
+    assert folders and not [p.name for p in folders
+                            if not (p / "run_meta.json").is_file() and not (p / "compare.md").is_file()]
+
+
 def test_every_committed_run_is_whole_and_what_todays_code_writes_from_its_records():
     """A run folder's summary is never edited by hand: rebuilt from its CSV and run_meta.json (what
     `compare_results.py --from` does), it is unchanged. After a change of wording, rebuild them."""

@@ -76,6 +76,9 @@ def test_compare_weighs_each_matched_configuration_after_what_differs(two_folder
     settings = {s["name"]: (s["old"], s["new"]) for s in result["settings"]}
     assert settings["threads"] == (1, 2)
     assert settings["JAX threads"] == ([1], [2]) and settings["PyTorch threads"] == ([1], [2])
+    # what code reads: whose fact it is, and which (the name is compare.md's)
+    facts = {(s["framework"], s["fact"]) for s in result["settings"]}
+    assert {("jax", "threads"), ("pytorch", "threads"), (None, "threads")} <= facts
     assert "cpu" not in settings and "epochs" not in settings
     assert "- threads: 1 in one, 2 in two" in printed
     old_steadies, new_steadies = (

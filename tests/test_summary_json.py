@@ -63,6 +63,7 @@ def validate(summary):
     for framework, facts in summary["setup"]["frameworks"].items():
         check_fields(facts, {"version": list, "kernels": list, "threads": list, "device_name": list},
                      f"setup.frameworks.{framework}")
+        assert "matmul_peak_gflops" in facts
     for i, section in enumerate(summary["sections"]):
         check_fields(section, {"id": TEXT, "title": TEXT, "findings": list}, f"sections[{i}]")
         for j, finding in enumerate(section["findings"]):
@@ -229,7 +230,7 @@ def test_aa_runs_one_configuration_as_two_arms_abba_and_weighs_them(fake_trainer
     assert {(r["framework"], r["arm"]) for r in rows} == {("pytorch", "A"), ("pytorch", "B")}
     summary = json.loads((out / "summary.json").read_text())
     validate(summary)
-    [section] = [s for s in summary["sections"] if s["title"].startswith("A/A")]
+    [section] = [s for s in summary["sections"] if s["id"] == "aa"]
     [[c]] = [f["comparisons"] for f in section["findings"]]
     steadies = steadies_from_csv(rows)
     a, b = steadies[("pytorch", "eager", 100, 512, "A")], steadies[("pytorch", "eager", 100, 512, "B")]
