@@ -110,6 +110,7 @@ def train_epoch_scan(params, images, labels, batches, lr, unroll=1):
 def zero_totals():
     return jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
 
+
 def aot_compile(jitted, *args, **static):
     """Trace, lower and compile one jitted function, each stage timed: JAX's
     ahead-of-time API, so the first call's cost is split into what it is made of. The

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from mlpbench import cli
 from mlpbench.modes import FRAMEWORKS
-from mlpbench.report import SCHEMA_VERSION
-from mlpbench.saved import SavedError, read_summary
+from mlpbench.saved import SavedError, check_schema, read_summary
 from mlpbench.saved import shown as listed
 
 
@@ -104,7 +103,7 @@ def cell_verdict(cell):
     c = cell["comparison"]
     if c["verdict"] != "faster":
         return c["verdict"]
-    return f"{'JAX' if c['fast_config']['framework'] == 'jax' else 'PyTorch'} faster"
+    return f"{FRAMEWORKS[c['fast_config']['framework']]} faster"
 
 
 def machine_section(entries, compares):
@@ -152,9 +151,10 @@ def write(runs_dir, out):
     compares = {}
     for path in sorted(runs_dir.glob("*/compare.json")):
         result = json.loads(path.read_text())
-        if result.get("schema_version") != SCHEMA_VERSION:
-            cli.fail(f"{path} has schema version {result.get('schema_version')}, this code reads "
-                     f"{SCHEMA_VERSION}: write it again with compare_results.py --compare")
+        try:
+            check_schema(path, result, "`compare_results.py --compare OLD NEW --out-dir DIR` rewrites it")
+        except SavedError as e:
+            cli.fail(str(e))
         key = next((k for k, entries in machines.items() for f, _ in entries if f.name == result["old"]),
                    None)
         if key is not None:

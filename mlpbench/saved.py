@@ -19,9 +19,8 @@ from mlpbench.report import SCHEMA_VERSION
 
 # The facts that make two folders' runs come from different machines, not just other settings.
 MACHINE_FACTS = ("cpu", "cores", "cpu_extensions", "gpu")
-# setup's per-framework facts, as the sentences name them.
-FRAMEWORK_FACT_NAMES = {"version": "version", "kernels": "kernels", "threads": "threads",
-                        "device_name": "device_name", "matmul_peak_gflops": "matmul peak GFLOP/s"}
+# The framework facts whose name in a sentence is not their key in setup.frameworks.
+FACT_LABELS = {"matmul_peak_gflops": "matmul peak GFLOP/s"}
 
 
 class Difference(NamedTuple):
@@ -34,7 +33,7 @@ class Difference(NamedTuple):
     @property
     def name(self):
         if self.framework:
-            return f"{FRAMEWORKS[self.framework]} {FRAMEWORK_FACT_NAMES[self.fact]}"
+            return f"{FRAMEWORKS[self.framework]} {FACT_LABELS.get(self.fact, self.fact)}"
         return self.fact
 
 
@@ -71,11 +70,17 @@ def read_summary(folder):
                          f"summary.json; `--from {folder}` writes one)") from None
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise SavedError(f"{path}: cannot read it ({e})") from None
-    version = summary.get("schema_version") if isinstance(summary, dict) else None
+    check_schema(path, summary,
+                 f"`compare_results.py --from {folder} --out-dir DIR` rewrites it with this code")
+    return summary
+
+
+def check_schema(path, written, remedy):
+    """summary.json and compare.json share SCHEMA_VERSION. Raises SavedError."""
+    version = written.get("schema_version") if isinstance(written, dict) else None
     if version != SCHEMA_VERSION:
         raise SavedError(f"{path} has schema version {version}, this code compares {SCHEMA_VERSION}: "
-                         f"`compare_results.py --from {folder} --out-dir DIR` rewrites it with this code")
-    return summary
+                         + remedy)
 
 
 def load(folder):
@@ -178,7 +183,7 @@ def framework_differences(old, new):
     for framework in FRAMEWORKS:
         a, b = old.get(framework) or {}, new.get(framework) or {}
         # Empty on one side: a framework one folder did not run, or a fact its runs predate.
-        out += [Difference(fact, a[fact], b[fact], framework) for fact in FRAMEWORK_FACT_NAMES
+        out += [Difference(fact, a[fact], b[fact], framework) for fact in dict.fromkeys([*a, *b])
                 if a.get(fact) not in (None, []) and b.get(fact) not in (None, []) and a[fact] != b[fact]]
     return out
 
@@ -222,7 +227,7 @@ def render(result):
                   "together.", ""]
     lines += ["## What differs between the folders", ""]
     for d in result.settings:
-        if d.name == "cpu_extensions":
+        if d.fact == "cpu_extensions":
             lines.append(f"- CPU extensions only in {old}: {shown(d.old)}; only in {new}: {shown(d.new)}")
         else:
             lines.append(f"- {d.name}: {shown(d.old)} in {old}, {shown(d.new)} in {new}")
