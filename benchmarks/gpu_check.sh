@@ -5,19 +5,21 @@
 #
 #   benchmarks/gpu_check.sh OUT_DIR [--smoke] [--plan] [PART ...]
 #
-# Parts, with what each took on an H100 (2026-11-26; a JAX process spends about 25 s building its
-# two XLA programs, a cold torch.compile about 10 s):
+# Parts, with what one repeat of each took on an H100 (2026-11-26; a JAX process spends about 25 s
+# building its two XLA programs, a cold torch.compile about 10 s). The controller parts run
+# GPU_CHECK_REPEATS repeats (default 3, so that every speed finding has a paired interval), about
+# that many times as long:
 #   versions   the GPU, its driver, CUDA and both frameworks (versions.json)              15 s
 #   tests      the GPU-only tests (tests/test_gpu.py); a skipped one fails the check      about 60 s
 #   fast       the fastest mode of each framework (JAX scan, PyTorch fullgraph-cudagraph)
 #              at batch 64, 256 and 1024, 3 epochs: the speed targets                     about 200 s
-#   unroll     JAX scan at batch 64 with unroll 1, 4, 8 and 16, two runs each             about 290 s
-#   cmdbuf     unroll 1 and 16 with XLA's command buffers extended to the scan's loop     about 130 s
+#   unroll     JAX scan at batch 64 with unroll 1, 4, 8 and 16                            about 145 s
+#   cmdbuf     unroll 1 and 16 with XLA's command buffers extended to the scan's loop     about 65 s
 #   kernels    kernels per step of the fast modes and their time (benchmarks/kernels.py)  about 75 s
 #   precision  TF32 against strict fp32, the fastest mode of each framework, batch 1024   about 155 s
 #   all        every mode at batch 64, 256 and 1024, 3 epochs (JAX nojit not at 64)      about 630 s
-# Without PARTs: versions, tests and fast, about 4.6 minutes; every part together takes about 26,
-# more than one session's GPU time, so sessions run them in turns. GPU_CHECK_BATCHES="B ..." runs
+# Without PARTs: versions, tests and fast, about 12 minutes at 3 repeats; every part together
+# about 65, so the parts are run in turns, each resumable on its own. GPU_CHECK_BATCHES="B ..." runs
 # the parts that sweep batch sizes (fast, all) at those sizes only.
 #
 # Each part's elapsed time is printed and kept in OUT_DIR/parts.tsv; a failed part does not stop
@@ -122,7 +124,7 @@ else
   # Cold, as a user meets it: a warm cache would need one more (filling) run per configuration.
   all_cache=()
   later=()
-  repeats=2
+  repeats=${GPU_CHECK_REPEATS:-3}
   unrolls=(1 4 8 16)
   one_batch=64
   precision_batch=1024
@@ -152,7 +154,7 @@ if [ "$smoke" -eq 0 ] && [ "$plan" -eq 0 ] && [[ " ${parts[*]} " == *" tests "* 
   echo "tests: a GPU test was skipped" >&2
   failed=1
 fi
-part fast "$python" compare_results.py --modes "${fastest[@]}" --out-dir "$out/fast" \
+part fast "$python" compare_results.py --modes "${fastest[@]}" --repeats "$repeats" --out-dir "$out/fast" \
   --batch-sizes "${batches[@]}" "${common[@]}" "${later[@]}"
 part unroll "$python" compare_results.py --frameworks jax --modes scan --unroll "${unrolls[@]}" --repeats "$repeats" \
   --out-dir "$out/unroll" --batch-sizes "$one_batch" "${common[@]}" "${later[@]}"
@@ -164,9 +166,9 @@ kernels_part() {
 # On a GPU the short kernels part comes before the long ones, which a timeout may cut; under --smoke
 # it comes last, to find fullgraph's compiled step in "all"'s warm cache (9 s instead of 23).
 [ "$smoke" -eq 0 ] && kernels_part
-part precision "$python" compare_results.py --modes "${fastest[@]}" --precision highest tf32 \
+part precision "$python" compare_results.py --modes "${fastest[@]}" --precision highest tf32 --repeats "$repeats" \
   --out-dir "$out/precision" --batch-sizes "$precision_batch" "${common[@]}" "${later[@]}"
-part all "$python" compare_results.py --modes all "${exclude[@]}" --out-dir "$out/all" \
+part all "$python" compare_results.py --modes all "${exclude[@]}" --repeats "$repeats" --out-dir "$out/all" \
   --batch-sizes "${batches[@]}" "${common[@]}" "${all_cache[@]}"
 [ "$smoke" -eq 1 ] && kernels_part
 [ "$plan" -eq 1 ] && exit 0

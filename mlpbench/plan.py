@@ -17,37 +17,47 @@ def variants(args, batch, input_, framework):
             for unroll in (args.unroll or [None] if m.name == "scan" else [None])]
 
 
+def block_runs(args, seed, repeat):
+    """Every cold-cache run (a RunSpec) of one seed and repeat. The nesting, outermost first:
+    batch size, input and width make a group; inside a group, framework, mode (the modes table's
+    order), precision, unroll, thread count and arm. Configurations that differ in one thing only,
+    the pairs the summary weighs, sit as close together as these loops allow. Every other group
+    runs backwards (a serpentine), so that consecutive groups meet on one framework: the run that
+    opens a group follows a run of its own framework as often as the run beside it does."""
+    groups = itertools.product(args.batch_sizes, args.input, args.widths)
+    for g, (batch, input_, width) in enumerate(groups):
+        group = [RunSpec(m.framework, m.name, batch, input_, "cold", seed, repeat, precision=precision,
+                         unroll=unroll, hidden=(width, width), threads=n, arm=arm)
+                 for framework in args.frameworks
+                 for (m, precision, unroll), n, arm in itertools.product(
+                     variants(args, batch, input_, framework), args.threads or [None],
+                     ("A", "B") if args.aa else (None,))]
+        yield from (group if g % 2 == 0 else group[::-1])
+
+
 def plan(args):
-    """Every run, in order. Seeds and repeats are outermost, so that drift on a shared machine
-    spreads over every configuration alike; inside them the widths rotate (each group of runs
-    starts one width later than the one before) and which framework, and which thread count, runs
-    first alternates from group to group, so that drift looks like none of these effects.
-    Warm-cache runs come after every cold run and every cache-filling run; a mode that
-    compiles nothing runs once, cold, whatever --cache says."""
+    """Every run, in order. Seeds and repeats are outermost: each (seed, repeat) is a block that
+    runs every configuration once, so drift on a shared machine spreads over all of them alike and
+    a comparison can pair two configurations' runs by block. Inside a block the runs follow
+    block_runs' order, and every other block runs it backwards, so that for any two
+    configurations each runs first in half the blocks (within one): drift and any carry-over from
+    the run before fall on both sides alike instead of on the one that always runs second.
+    Warm-cache runs come after every cold run and every cache-filling run (one per configuration),
+    in blocks of their own reversed the same way; a mode that compiles nothing runs once, cold,
+    whatever --cache says."""
     caches = {"cold": ["cold"], "warm": ["warm"], "both": ["cold", "warm"]}[args.cache]
-    cold, fills, warm, groups = [], {}, [], 0
-    blocks = itertools.product(args.seeds, range(1, args.repeats + 1), args.batch_sizes, args.input)
-    for block, (seed, repeat, batch, input_) in enumerate(blocks):
-        turn = block % len(args.widths)
-        for width in args.widths[turn:] + args.widths[:turn]:
-            order = args.frameworks if groups % 2 == 0 else args.frameworks[::-1]
-            threads = (args.threads or [None])[::1 if groups % 2 == 0 else -1]
-            groups += 1
-            for (m, precision, unroll), n in itertools.product(
-                    (v for f in order for v in variants(args, batch, input_, f)), threads):
-                spec = RunSpec(m.framework, m.name, batch, input_, "cold", seed, repeat, precision=precision,
-                               unroll=unroll, hidden=(width, width), threads=n)
-                if ("cold" in caches or not m.cacheable) and f"{m.name}@cold" not in args.exclude:
-                    cold.append(spec)
-                if "warm" in caches and m.cacheable and f"{m.name}@warm" not in args.exclude:
-                    warm.append(dataclasses.replace(spec, cache="warm"))
-                    fill = dataclasses.replace(spec, cache="warm", seed=args.seeds[0], repeat=0)
-                    fills.setdefault(dataclasses.replace(fill, purpose="fill"), None)
-    return arms(cold) + list(fills) + arms(warm) if args.aa else cold + list(fills) + warm
-
-
-def arms(specs):
-    """--aa: each run twice, as arm A and arm B, in the order A B, B A, A B ... by repeat, so
-    that drift across the benchmark falls on both arms alike."""
-    order = {True: ("A", "B"), False: ("B", "A")}
-    return [dataclasses.replace(s, arm=arm) for s in specs for arm in order[s.repeat % 2 == 1]]
+    cold, fills, warm = [], {}, []
+    for block, (seed, repeat) in enumerate(itertools.product(args.seeds, range(1, args.repeats + 1))):
+        block_cold, block_warm = [], []
+        for spec in block_runs(args, seed, repeat):
+            m = modes.mode(spec.mode)
+            if ("cold" in caches or not m.cacheable) and f"{m.name}@cold" not in args.exclude:
+                block_cold.append(spec)
+            if "warm" in caches and m.cacheable and f"{m.name}@warm" not in args.exclude:
+                block_warm.append(dataclasses.replace(spec, cache="warm"))
+                fill = dataclasses.replace(spec, cache="warm", seed=args.seeds[0], repeat=0, arm=None)
+                fills.setdefault(dataclasses.replace(fill, purpose="fill"), None)
+        order = 1 if block % 2 == 0 else -1
+        cold += block_cold[::order]
+        warm += block_warm[::order]
+    return cold + list(fills) + warm

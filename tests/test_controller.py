@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import os
 import shlex
@@ -200,7 +201,8 @@ def test_failing_children_keep_the_other_runs(fake_trainers, monkeypatch):
     behaviours(monkeypatch, {300: "crash", 400: "hang", 500: "garbage"})
     out = fake_trainers / "out"
     t0 = time.monotonic()
-    code = compare_results.main(["--batch-sizes", "100", "300", "400", "500", "200", "--epochs", "3",
+    code = compare_results.main(["--repeats", "1",
+                                 "--batch-sizes", "100", "300", "400", "500", "200", "--epochs", "3",
                                  "--timeout", "1", "--out-dir", str(out)])
     assert code == 1
     assert time.monotonic() - t0 < 60
@@ -237,7 +239,7 @@ def test_ctrl_c_and_sigterm_keep_finished_runs(fake_trainers, monkeypatch, ctrl_
     behaviours(monkeypatch, {600: signal_})
     batch, word = "600", "interrupted"
     out = fake_trainers / "out"
-    assert compare_results.main(["--batch-sizes", "100", batch, "200", "--epochs", "2",
+    assert compare_results.main(["--repeats", "1", "--batch-sizes", "100", batch, "200", "--epochs", "2",
                                  "--out-dir", str(out)]) == code
     rows = read_csv(out / "benchmark_results.csv")
     assert {r["batch_size"] for r in rows} == {"100"} and len(rows) == 2 * 2
@@ -255,7 +257,8 @@ def test_the_peak_is_the_better_probe_and_a_stop_during_the_second_loses_no_run(
     monkeypatch.setenv("FAKE_PROBE_COUNT", str(fake_trainers / "probes"))
     monkeypatch.setenv("FAKE_PROBES", json.dumps(["drift", "fail", "drift", "drift"]))
     out = fake_trainers / "out"
-    assert compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--out-dir", str(out)]) == 0
+    assert compare_results.main(["--repeats", "1",
+                                 "--batch-sizes", "100", "--epochs", "2", "--out-dir", str(out)]) == 0
     probes = json.loads((out / "run_meta.json").read_text())["probes"]
     assert probes["jax"]["gflops"] == 102.0 and probes["jax"]["readings"] == [100.0, 102.0]
     assert probes["pytorch"]["gflops"] == 103.0 and probes["pytorch"]["readings"] == [None, 103.0]
@@ -265,7 +268,8 @@ def test_the_peak_is_the_better_probe_and_a_stop_during_the_second_loses_no_run(
     (fake_trainers / "probes").unlink()
     monkeypatch.setenv("FAKE_PROBES", json.dumps(["succeed", "succeed", "ctrl-c"]))
     out = fake_trainers / "stopped"
-    assert compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--out-dir", str(out)]) == 130
+    assert compare_results.main(["--repeats", "1",
+                                 "--batch-sizes", "100", "--epochs", "2", "--out-dir", str(out)]) == 130
     meta = json.loads((out / "run_meta.json").read_text())
     assert meta["interrupted"] is False and len(meta["runs"]) == 2  # every run finished
     assert meta["probes"]["jax"]["gflops"] == 100.0 and "readings" not in meta["probes"]["jax"]
@@ -274,13 +278,15 @@ def test_the_peak_is_the_better_probe_and_a_stop_during_the_second_loses_no_run(
     (fake_trainers / "probes").unlink()
     monkeypatch.setattr(compare_results, "REPROBE_AFTER_S", 3600)
     out = fake_trainers / "short"
-    assert compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--out-dir", str(out)]) == 0
+    assert compare_results.main(["--repeats", "1",
+                                 "--batch-sizes", "100", "--epochs", "2", "--out-dir", str(out)]) == 0
     assert len((fake_trainers / "probes").read_text()) == 2
 
 
 def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fake_trainers):
     out = fake_trainers / "out"
-    code = compare_results.main(["--batch-sizes", "100", "--epochs", "3", "--seeds", "3", "5",
+    code = compare_results.main(["--repeats", "1",
+                                 "--batch-sizes", "100", "--epochs", "3", "--seeds", "3", "5",
                                  "--repeats", "2", "--out-dir", str(out)])
     assert code == 0
     rows = read_csv(out / "benchmark_results.csv")
@@ -311,7 +317,7 @@ def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fak
 
 def test_exclude_leaves_out_a_modes_cold_or_warm_runs(tmp_path, capsys):
     """What the smoke's "all" uses to build each compiler once cold and once warm."""
-    flags = ["--frameworks", "jax", "--modes", "step", "scan", "--batch-sizes", "100",
+    flags = ["--frameworks", "jax", "--modes", "step", "scan", "--batch-sizes", "100", "--repeats", "1",
              "--out-dir", str(tmp_path)]
     args = compare_results.parse_args([*flags, "--cache", "both", "--exclude", "step@warm", "scan@cold"])
     assert [(s.mode, s.cache, s.purpose) for s in compare_results.plan(args)] == [
@@ -325,7 +331,8 @@ def test_exclude_leaves_out_a_modes_cold_or_warm_runs(tmp_path, capsys):
 
 def test_warm_cache_fills_once_per_configuration_then_times_against_it(fake_trainers):
     out = fake_trainers / "out"
-    code = compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--modes", "step", "eager", "scan",
+    code = compare_results.main(["--repeats", "1",
+                                 "--batch-sizes", "100", "--epochs", "2", "--modes", "step", "eager", "scan",
                                  "--cache", "both", "--out-dir", str(out)])
     assert code == 0
     meta = json.loads((out / "run_meta.json").read_text())
@@ -346,7 +353,7 @@ def test_unrolls_and_precisions_are_configurations_of_their_own(fake_trainers):
     """Each scan unroll and each precision is a configuration: its own runs, CSV rows and
     table row, so the sweep and the TF32 comparison are findings, not hand comparisons."""
     out = fake_trainers / "out"
-    code = compare_results.main(["--batch-sizes", "100", "--epochs", "3",
+    code = compare_results.main(["--repeats", "1", "--batch-sizes", "100", "--epochs", "3",
                                  "--modes", "step", "scan", "eager", "--unroll", "1", "8",
                                  "--precision", "highest", "tf32", "--out-dir", str(out)])
     assert code == 0
@@ -369,7 +376,8 @@ def test_unrolls_and_precisions_are_configurations_of_their_own(fake_trainers):
 
 def test_loader_input_skips_modes_that_need_device_batches(fake_trainers):
     out = fake_trainers / "out"
-    code = compare_results.main(["--batch-sizes", "100", "--epochs", "2", "--modes", "step", "scan", "eager",
+    code = compare_results.main(["--repeats", "1",
+                                 "--batch-sizes", "100", "--epochs", "2", "--modes", "step", "scan", "eager",
                                  "--input", "device", "loader", "--workers", "2", "--out-dir", str(out)])
     assert code == 0
     rows = read_csv(out / "benchmark_results.csv")
@@ -487,21 +495,21 @@ def test_gpu_check_plans_every_part_with_flags_the_controller_accepts(smoke, tmp
 
 # --- model widths: the order of the runs, the outputs, a run the system kills -------------
 
-def test_widths_interleave_and_the_first_framework_alternates(tmp_path):
-    """Drift on a shared machine must look like neither a width nor a framework effect."""
+def test_widths_sit_in_a_serpentine_and_every_other_repeat_runs_backwards(tmp_path):
+    """Drift on a shared machine must look like neither a width nor a framework effect: both
+    frameworks at one width side by side, consecutive widths meeting on one framework, and the
+    second repeat the first backwards (tests/test_plan.py checks the balance in general)."""
     args = compare_results.parse_args(["--widths", "128", "512", "2048", "--batch-sizes", "64", "256",
                                        "--repeats", "2", "--out-dir", str(tmp_path)])
     runs = compare_results.plan(args)
     assert len(runs) == 3 * 2 * 2 * 2 and len(set(runs)) == len(runs)
     groups = [runs[i:i + 2] for i in range(0, len(runs), 2)]  # one width, both frameworks
     assert all(a.hidden == b.hidden and a.batch_size == b.batch_size for a, b in groups)
-    firsts = [g[0].framework for g in groups]
-    assert firsts == ["jax", "pytorch"] * (len(groups) // 2)
-    # each batch size of each repeat starts with another width
-    starts = [groups[i][0].hidden[0] for i in range(0, len(groups), 3)]
-    assert starts == [128, 512, 2048, 128]
-    for i in range(0, len(groups), 3):
-        assert sorted(g[0].hidden[0] for g in groups[i:i + 3]) == [128, 512, 2048]
+    first = [(g[0].framework, g[0].batch_size, g[0].hidden[0]) for g in groups[:6]]
+    assert first == [("jax", 64, 128), ("pytorch", 64, 512), ("jax", 64, 2048),
+                     ("pytorch", 256, 128), ("jax", 256, 512), ("pytorch", 256, 2048)]
+    repeat_1, repeat_2 = runs[:12], runs[12:]
+    assert [dataclasses.replace(r, repeat=2) for r in repeat_1[::-1]] == repeat_2
     # repeats are outermost: every configuration's first run comes before any second
     last_first = max(i for i, r in enumerate(runs) if r.repeat == 1)
     assert last_first < min(i for i, r in enumerate(runs) if r.repeat == 2)
@@ -538,7 +546,8 @@ def test_a_run_the_system_kills_is_a_failed_run_that_says_so(fake_trainers, monk
     """Out of memory at a huge width shows as exit -9 with no message: worded, and the others go on."""
     behaviours(monkeypatch, {300: "oom"})
     out = fake_trainers / "out"
-    code = compare_results.main(["--batch-sizes", "100", "300", "--epochs", "2", "--out-dir", str(out)])
+    code = compare_results.main(["--repeats", "1",
+                                 "--batch-sizes", "100", "300", "--epochs", "2", "--out-dir", str(out)])
     assert code == 1
     rows = read_csv(out / "benchmark_results.csv")
     failed = [r for r in rows if r["status"] == "failed"]

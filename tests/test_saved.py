@@ -226,17 +226,15 @@ def test_threads_are_an_axis_of_the_plan_passed_to_each_run(tmp_path):
         ["--threads", "1", "2", "--batch-sizes", "100", "--out-dir", str(tmp_path)]
     )
     specs = compare_results.plan(args)
-    # which thread count runs first alternates with the framework order, as drift protection
-    assert [(s.framework, s.threads) for s in specs] == [
-        ("jax", 1),
-        ("jax", 2),
-        ("pytorch", 1),
-        ("pytorch", 2),
-    ]
+    # the thread counts of one configuration side by side; every other repeat runs backwards
+    # (tests/test_plan.py checks the balance)
+    assert [(s.framework, s.threads, s.repeat) for s in specs][:6] == [
+        ("jax", 1, 1), ("jax", 2, 1), ("pytorch", 1, 1), ("pytorch", 2, 1),
+        ("pytorch", 2, 2), ("pytorch", 1, 2)]
     args = compare_results.parse_args(
         ["--threads", "1", "2", "--batch-sizes", "100", "200", "--out-dir", str(tmp_path)]
     )
-    assert [(s.framework, s.threads) for s in compare_results.plan(args)][4:] == [
+    assert [(s.framework, s.threads) for s in compare_results.plan(args)][4:8] == [
         ("pytorch", 2),
         ("pytorch", 1),
         ("jax", 2),
