@@ -139,6 +139,7 @@ class ConfigStats:
     first: float  # epoch 1's time, compilation included
     first_step: float | None
     steadies: tuple  # each run's steady time (median of epochs 2..E)
+    blocks: tuple  # (seed, repeat) each of those runs ran in: what a comparison pairs runs by
     val_acc: float  # final epoch
     best_val_acc: float  # the highest of any epoch of any run
     test_acc: float
@@ -204,7 +205,8 @@ class ConfigStats:
     def from_dict(cls, d):
         """The figures as summary.json wrote them (as_dict), read back."""
         values = {f.name: d[f.name] for f in dataclasses.fields(cls)}
-        return cls(**values | {"steadies": tuple(values["steadies"]), "devices": tuple(values["devices"])})
+        return cls(**values | {"steadies": tuple(values["steadies"]), "devices": tuple(values["devices"]),
+                               "blocks": tuple(map(tuple, values["blocks"]))})
 
 
 def recompiles_after_first(runs):
@@ -216,7 +218,9 @@ def recompiles_after_first(runs):
 
 def config_stats(runs, peaks, target, cpu_count=None):
     firsts = [r.epochs[0] for r in runs]
-    steadies = tuple(s for s in map(steady_time, runs) if s is not None)
+    timed = [(steady_time(r), (r.spec.seed, r.spec.repeat)) for r in runs]
+    steadies = tuple(s for s, _ in timed if s is not None)
+    blocks = tuple(b for s, b in timed if s is not None)
     start = runs[0].start
     reached = [t for t in (time_to_target(r, target) for r in runs) if t]
     first = median_of(e["epoch_time_s"] for e in firsts)
@@ -225,7 +229,7 @@ def config_stats(runs, peaks, target, cpu_count=None):
                "cache_hits")}
     return ConfigStats(
         runs=len(runs), first=first, first_step=median_of(e["first_step_s"] for e in firsts),
-        steadies=steadies,
+        steadies=steadies, blocks=blocks,
         val_acc=median_of(r.epochs[-1]["val_acc"] for r in runs),
         best_val_acc=max(max(e["val_acc"] for e in r.epochs) for r in runs),
         test_acc=median_of(r.end["test_acc"] for r in runs),

@@ -2,35 +2,76 @@
 the method, the evidence on each side and the verdict (docs/design.md, "Statistics and findings").
 Every ratio the outputs print, in sentences, tables, summary.json and size_map.png, is read from a
 Comparison; decisions are taken on its numbers, never on formatted text."""
+import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from mlpbench.aggregate import NOISY_EPOCHS, Config
 from mlpbench.formatting import fmt_time, label
-from mlpbench.inference import LEVEL, RatioEstimate, log_ratio
+from mlpbench.inference import (
+    EQUIVALENCE_LEVEL,
+    LEVEL,
+    PAIRED,
+    POWER,
+    RatioEstimate,
+    log_ratio,
+    paired_log_ratio,
+    ratio_interval,
+)
 
 FASTER, WITHIN_NOISE, NOT_ENOUGH = "faster", "within noise", "not enough evidence"
 VERDICTS = (FASTER, WITHIN_NOISE, NOT_ENOUGH)
 # "Within noise" claims more than an interval that holds 1: that the two differ by less than this
-# factor either way (an equivalence margin, as in a TOST). An interval that holds 1 but reaches past
-# it says only that the runs cannot tell: "not enough evidence". 10%: three runs a side on the
-# quiet 2-core VMs give intervals about ±5% wide, so equal configurations are called equal there.
+# factor either way (an equivalence margin). It is tested as two one-sided tests, the 90% interval
+# inside the margin, so a true 1.10x is called "within noise" at most 5% of the time
+# (tests/test_calibration.py). An interval that holds 1 but reaches past the margin says only that
+# the runs cannot tell: "not enough evidence". 10%: the smallest gap the summary's speed findings
+# are about; three quiet runs a side on the 2-core VMs give 90% intervals about ±5% wide.
 EQUIVALENCE = 1.10
 
 
+def verdicts(log_ratio, se, df):
+    """The verdict of each estimate (numbers or arrays): "faster" where the 95% interval excludes
+    1; else "within noise" where the 90% interval lies inside the margin; else "not enough
+    evidence". Where both hold (a small, sure difference), "faster" wins: it is the stronger
+    claim, and its error rate is the one the A/A tests bound. An interval that touches 1 (1.00 to
+    1.00 from identical runs) excludes nothing."""
+    lo, hi = ratio_interval(log_ratio, se, df, LEVEL)
+    elo, ehi = ratio_interval(log_ratio, se, df, EQUIVALENCE_LEVEL)
+    within = (elo >= 1 / EQUIVALENCE) & (ehi <= EQUIVALENCE)
+    return np.where((lo > 1) | (hi < 1), FASTER, np.where(within, WITHIN_NOISE, NOT_ENOUGH))
+
+
 def verdict_of(estimate):
-    """The verdict an estimate supports: the interval excludes 1, or lies within the margin, or
-    neither (or there is none)."""
+    """The verdict an estimate supports (verdicts), or "not enough evidence" with no interval."""
     if estimate.interval is None:
         return NOT_ENOUGH
-    lo, hi = estimate.interval
-    if lo > 1 or hi < 1:
-        return FASTER
-    return WITHIN_NOISE if lo >= 1 / EQUIVALENCE and hi <= EQUIVALENCE else NOT_ENOUGH
+    return str(verdicts(math.log(estimate.ratio), estimate.se, estimate.df))
 
 
-def judge(slow, fast):
-    """(RatioEstimate, verdict) of run times `slow` against `fast`: the one place a verdict is made."""
-    estimate = log_ratio(slow, fast)
+def paired_runs(slow, fast, slow_blocks, fast_blocks):
+    """(slow, fast) run times of the repeats both sides ran in, in one order; None where a side
+    has no repeats to pair by or ran twice in one."""
+    if not slow_blocks or not fast_blocks:
+        return None
+    a, b = dict(zip(slow_blocks, slow, strict=True)), dict(zip(fast_blocks, fast, strict=True))
+    if len(a) < len(slow) or len(b) < len(fast):
+        return None
+    shared = [k for k in a if k in b]
+    return [a[k] for k in shared], [b[k] for k in shared]
+
+
+def judge(slow, fast, slow_blocks=(), fast_blocks=()):
+    """(RatioEstimate, verdict) of run times `slow` against `fast`: the one place a verdict is made.
+    blocks: the repeat each run ran in. Paired by repeat where two repeats or more hold a run of
+    each side (runs without a partner are left out); otherwise, and without blocks, Welch's
+    interval on all the runs."""
+    pairs = paired_runs(slow, fast, slow_blocks, fast_blocks)
+    if pairs is not None and len(pairs[0]) >= 2:
+        estimate = paired_log_ratio(*pairs)
+    else:
+        estimate = log_ratio(slow, fast)
     return estimate, verdict_of(estimate)
 
 
@@ -96,6 +137,11 @@ class Comparison:
             single = "a single run each" if self.runs == (1, 1) else f"{runs}, a single run on one side"
             return f"{single}: the drift between runs cannot be seen; --repeats 3 or more gives an interval"
         lo, hi = self.interval
+        if self.estimate.method == PAIRED:
+            pairs = self.estimate.pairs
+            over = (f"{pairs} runs a side" if self.runs == (pairs, pairs)
+                    else f"{runs}, {pairs} of them in the same repeats")
+            return f"{100 * LEVEL:.0f}% interval {lo:.2f}x to {hi:.2f}x over {over}, paired by repeat"
         return f"{100 * LEVEL:.0f}% interval {lo:.2f}x to {hi:.2f}x over {runs}"
 
     def sentence(self):
@@ -104,8 +150,10 @@ class Comparison:
         if self.verdict == FASTER:
             text = f"{fast} is {self.ratio:.2f}x faster than {slow} ({times}; {self.evidence()})."
         elif self.verdict == WITHIN_NOISE:
-            text = (f"{fast} and {slow} are within noise, {self.ratio:.2f}x ({times}; {self.evidence()}, "
-                    f"inside {EQUIVALENCE:.2f}x either way).")
+            elo, ehi = self.estimate.interval_at(EQUIVALENCE_LEVEL)
+            text = (f"{fast} and {slow} are within noise, {self.ratio:.2f}x ({times}; {self.evidence()}; "
+                    f"{100 * EQUIVALENCE_LEVEL:.0f}% interval {elo:.2f}x to {ehi:.2f}x, inside "
+                    f"{EQUIVALENCE:.2f}x either way).")
         else:
             why = "" if self.interval is None else ", too wide to tell"
             text = (f"not enough evidence that {fast} or {slow} is faster: {self.ratio:.2f}x in {fast}'s "
@@ -126,9 +174,12 @@ class Comparison:
                 "fast_config": self.fast._asdict(), "slow_config": self.slow._asdict(),
                 "fast_steady_s": self.fast_steady, "slow_steady_s": self.slow_steady,
                 "ratio": e.ratio, "interval": list(e.interval) if e.interval else None, "level": LEVEL,
-                "method": e.method, "verdict": self.verdict,
+                "equivalence_interval": list(e.interval_at(EQUIVALENCE_LEVEL)) if e.interval else None,
+                "equivalence_level": EQUIVALENCE_LEVEL, "equivalence_margin": EQUIVALENCE,
+                "method": e.method, "pairs": e.pairs, "verdict": self.verdict,
                 "faster": fast if self.faster else None,
                 "ratio_that_excludes_1": e.ratio_that_excludes_1(),
+                "detectable_ratio": e.detectable_ratio(), "power": POWER,
                 "runs": list(self.runs), "steady_epochs": list(self.steady_epochs),
                 "busy_runs": self.busy_runs, "noisy": [n for n, _ in self.noisy_sides(self.side_names)],
                 "sentence": self.sentence()}
@@ -144,14 +195,18 @@ def compare(a, b, stats):
     return weigh(a, stats[a], b, stats[b])
 
 
-def weigh(a, sa, b, sb, names=()):
+def weigh(a, sa, b, sb, names=(), paired=True):
     """The Comparison of configuration a, whose figures are sa (a ConfigStats), and b with sb;
-    names: what to call a and b, where their labels would not tell them apart."""
+    names: what to call a and b, where their labels would not tell them apart. Runs are paired by
+    repeat when `paired` and both ran in one cache state: warm-cache runs follow every cold run
+    and fill (plan.plan), so a warm run and a cold run of one repeat are far apart in time and
+    Welch's unpaired interval weighs them; two saved folders (--compare) are never paired."""
     if sa.steady is None or sb.steady is None:
         raise ValueError(f"{label(a)} or {label(b)} has no steady epoch to compare")
     sides = [(a, sa, names[:1]), (b, sb, names[1:])]
     (fast, sf, nf), (slow, ss, ns) = sorted(sides, key=lambda side: side[1].steady)
-    estimate, verdict = judge(ss.steadies, sf.steadies)
+    blocks = (ss.blocks, sf.blocks) if paired and a.cache == b.cache else ((), ())
+    estimate, verdict = judge(ss.steadies, sf.steadies, *blocks)
     return Comparison(fast, slow, sf.steady, ss.steady, estimate, verdict, runs=(sf.runs, ss.runs),
                       steady_epochs=(sf.steady_epochs, ss.steady_epochs),
                       busy_runs=sf.busy_runs + ss.busy_runs,

@@ -5,6 +5,7 @@ from mlpbench import modes
 from mlpbench.aggregate import group_by
 from mlpbench.comparison import Finding, comparable, compare, fastest, finding
 from mlpbench.formatting import fmt_time, label, setting_note
+from mlpbench.inference import POWER
 
 
 def setting(c):
@@ -68,8 +69,9 @@ def precision_findings(stats):
 
 
 def aa_findings(stats):
-    """Each configuration that ran as two arms (--aa) against itself, and the smallest ratio
-    this machine would call faster with these runs: below it a real difference is noise here."""
+    """Each configuration that ran as two arms (--aa) against itself, with what this machine can
+    detect with these runs: the ratio it would call faster 80% of the time, and the critical
+    ratio, where the interval would just exclude 1."""
     out = []
     for a in stats:
         b = a._replace(arm="B")
@@ -77,12 +79,13 @@ def aa_findings(stats):
                 or not comparable(a, b, stats)):
             continue
         c = compare(a, b, stats)
-        smallest = c.estimate.ratio_that_excludes_1()
-        tail = (f" With {c.runs[0]} and {c.runs[1]} runs and this spread, the smallest ratio this machine "
-                f"would call faster is {smallest:.3f}x." if smallest is not None else
+        e = c.estimate
+        tail = (f" With these runs and this spread, this machine would call a true "
+                f"{e.detectable_ratio():.2f}x faster {100 * POWER:.0f}% of the time (critical ratio, where "
+                f"the interval just excludes 1: {e.ratio_that_excludes_1():.3f}x)." if e.se is not None else
                 " With one run a side no ratio can be called faster: run --repeats 3 or more.")
         out.append(finding(f"Batch {a.batch_size}{setting_note(a.precision, a.hidden)}, A/A (one "
-                           "configuration as both arms, run A B B A): ", c, tail))
+                           "configuration as both arms, A B in one repeat, B A in the next): ", c, tail))
     return out
 
 

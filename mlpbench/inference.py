@@ -1,45 +1,111 @@
 """Statistical inference on the aggregated figures (docs/design.md, "Statistics and findings"): the
-t-interval of a ratio of run times and the paired t-interval of a difference, both from scipy.stats.
-No verdicts and no sentences here: comparison.py decides, formatting writes."""
+t-interval of a ratio of run times, paired by repeat where both sides ran in the same repeats and
+Welch's otherwise, the power of that interval, and the paired t-interval of a difference, all from
+scipy.stats. No verdicts and no sentences here: comparison.py decides, formatting writes. The
+interval arithmetic takes numpy arrays as well as numbers, so that tests/test_calibration.py
+simulates tens of thousands of comparisons through the very code every finding uses."""
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 LEVEL = 0.95
+# "Within noise" is an equivalence claim, tested as two one-sided tests at 5% each: the 90%
+# interval inside the margin (Schuirmann's TOST).
+EQUIVALENCE_LEVEL = 0.90
+POWER = 0.80  # what "a ratio this machine would detect" means: called faster this often
 WELCH = "Welch t-interval of the log run times"
 HSU = "Welch t-interval of the log run times, Hsu's degrees of freedom (unequal run counts)"
+PAIRED = "paired t-interval of the log run times, paired by repeat"
 
 
 @dataclass(frozen=True)
 class RatioEstimate:
-    """slow / fast as the ratio of the geometric means of each side's run times, and its t-interval.
+    """slow / fast as the ratio of the geometric means of each side's run times (paired: the
+    geometric mean of the paired ratios), and its t-interval.
 
-    Run times are near log-normal (a slow run is slow by a factor), so the two sides' log times are
-    compared. Welch's interval holds its 5% error rate with two runs a side (about 2% in the A/A
-    simulation of tests/test_calibration.py), where a percentile bootstrap of two runs is the range
-    of the observed ratios and calls identical configurations different a third of the time."""
+    Run times are near log-normal (a slow run is slow by a factor), so log times are compared.
+    Paired by repeat, drift that moves both runs of a repeat alike (the machine slowing over a
+    session) falls out of each difference; the plan reverses the order of every other repeat, so
+    drift between the two runs of a pair changes sign from repeat to repeat and widens the
+    interval instead of moving it. Welch's interval, for runs with no partner in the other side's
+    repeats (two saved sessions, cold against warm caches), holds its 5% error rate with two runs a
+    side, where a percentile bootstrap of two runs calls identical configurations different a third
+    of the time (tests/test_calibration.py)."""
     ratio: float
-    interval: tuple | None  # (low, high) of the ratio; None with a single run on either side
+    interval: tuple | None  # (low, high) of the ratio at LEVEL; None with a single run on either side
     method: str | None
     se: float | None  # standard error of the log ratio
     df: float | None  # the t distribution's degrees of freedom
+    pairs: int | None = None  # repeats the two sides were paired in (PAIRED only)
+
+    def interval_at(self, level):
+        """(low, high) of the ratio at another level (the 90% interval of the equivalence test)."""
+        if self.se is None:
+            return None
+        lo, hi = ratio_interval(math.log(self.ratio), self.se, self.df, level)
+        return float(lo), float(hi)
 
     def ratio_that_excludes_1(self, level=LEVEL):
-        """The smallest ratio whose interval would just exclude 1 with this spread and these run
-        counts: below it, a real difference cannot be told from this machine's noise."""
+        """The critical ratio: the smallest whose interval would just exclude 1 with this spread
+        and these run counts. A true ratio of this size is called faster only about half the time;
+        detectable_ratio is what this machine finds reliably."""
         if self.se is None:
             return None
         return math.exp(t_quantile(level, self.df) * self.se)
 
+    def detectable_ratio(self, power=POWER, level=LEVEL):
+        """The true ratio that an interval with this spread and these run counts calls faster with
+        probability `power` (docs/method.md, "What a run can detect")."""
+        if self.se is None:
+            return None
+        return float(np.exp(detectable_log_ratio(self.se, self.df, power, level)))
+
 
 def t_quantile(level, df):
     from scipy import stats as sps  # about 1 s to import: only a run that gets an interval pays it
-    return float(sps.t.ppf(0.5 + level / 2, df))
+    return sps.t.ppf(0.5 + level / 2, df)
+
+
+def ratio_interval(log_ratio_, se, df, level=LEVEL):
+    """(low, high) of exp(log_ratio_) at `level`; numbers or arrays."""
+    half = t_quantile(level, df) * se
+    return np.exp(log_ratio_ - half), np.exp(log_ratio_ + half)
+
+
+def detectable_log_ratio(se, df, power=POWER, level=LEVEL):
+    """The true log ratio at which the t statistic (non-central t, non-centrality log ratio / se)
+    exceeds the critical value with probability `power`. The far tail (a true slowdown called a
+    speed-up) is under 0.1% at these powers and is left out."""
+    from scipy import optimize
+    from scipy import stats as sps
+    if se == 0:
+        return 0.0
+    crit = t_quantile(level, df)
+    # scipy's nct turns NaN far out; 3 crit + 10 brackets every power below 0.999 at df 1 and up
+    return optimize.brentq(lambda nc: sps.nct.sf(crit, df, nc) - power, 0.0, 3 * crit + 10) * se
+
+
+def paired_log_ratios(slow, fast):
+    """(log ratio, standard error, degrees of freedom) of run times paired along the last axis:
+    slow[..., i] and fast[..., i] ran in the same repeat. Numbers or arrays of trials."""
+    d = np.log(np.asarray(slow, float)) - np.log(np.asarray(fast, float))
+    n = d.shape[-1]
+    return d.mean(axis=-1), d.std(axis=-1, ddof=1) / math.sqrt(n), n - 1
+
+
+def paired_log_ratio(slow, fast):
+    """RatioEstimate of run times `slow` over `fast`, paired: slow[i] and fast[i] share a repeat."""
+    if len(slow) < 2:
+        return log_ratio(slow, fast)  # one pair: no spread to see, no interval
+    d, se, df = paired_log_ratios(slow, fast)
+    d, se = float(d), float(se)
+    lo, hi = ratio_interval(d, se, df)
+    return RatioEstimate(math.exp(d), (float(lo), float(hi)), PAIRED, se, float(df), pairs=len(slow))
 
 
 def log_ratio(slow, fast, level=LEVEL):
-    """RatioEstimate of the run times `slow` over `fast` (seconds, one per run)."""
+    """RatioEstimate of the run times `slow` over `fast` (seconds, one per run), unpaired (Welch)."""
     a, b = np.log(np.asarray(slow, float)), np.log(np.asarray(fast, float))
     d = float(a.mean() - b.mean())
     na, nb = len(a), len(b)
@@ -57,8 +123,8 @@ def log_ratio(slow, fast, level=LEVEL):
     else:  # Welch-Satterthwaite; with no spread on either side the pooled count stands in
         df = (va + vb) ** 2 / (va ** 2 / (na - 1) + vb ** 2 / (nb - 1)) if se > 0 else na + nb - 2
         method = WELCH
-    half = t_quantile(level, df) * se
-    return RatioEstimate(math.exp(d), (math.exp(d - half), math.exp(d + half)), method, se, float(df))
+    lo, hi = ratio_interval(d, se, df, level)
+    return RatioEstimate(math.exp(d), (float(lo), float(hi)), method, se, float(df))
 
 
 def paired_difference(a, b, level=LEVEL):

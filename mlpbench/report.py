@@ -25,7 +25,7 @@ def table(header, rows):
 # facts and settings as data, for --compare.
 # 3: `setup` keeps each framework's facts under frameworks.<jax|pytorch> (was "JAX version", ...);
 # sections carry an `id`; compare.json's settings name their framework and fact.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def main_row(c, s, versus_fastest, epochs):

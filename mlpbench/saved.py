@@ -205,7 +205,8 @@ def compare_saved(old_dir, new_dir):
                 by_key[old.key(c, matched_on)] = match
             continue
         a, b = old.stats[c], new.stats[match]
-        pairs.append(Pair(c, match, weigh(c, a, match, b, (old.name, new.name)), b.steady / a.steady))
+        weighed = weigh(c, a, match, b, (old.name, new.name), paired=False)
+        pairs.append(Pair(c, match, weighed, b.steady / a.steady))
     return SavedComparison(old, new, matched_on, setting_differences(old, new), tuple(pairs),
                            tuple(unmatched_old), tuple(sorted(by_key.values(), key=config_order)))
 

@@ -1,15 +1,36 @@
 """The speed verdict is a claim with an error rate: simulated A/A comparisons (both sides drawn
 from one distribution) must be called "faster" at most 6% of the time at every run count the tool
-accepts, and a real 1.3x must be found with three runs a side (docs/design.md, "Statistics and
-findings"). The verdict comes from comparison.judge, the function every finding calls."""
+accepts, under drift too, and real differences must be found (docs/design.md, "Statistics and
+findings"; docs/method.md). The verdict comes from comparison.judge, the function every finding
+calls: Welch's interval for unpaired runs (the first half of this file), and, for runs of one
+session, the interval paired by repeat over the order plan() really produces (the second half,
+vectorised through the same inference and verdict functions)."""
 import math
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
-from mlpbench.comparison import EQUIVALENCE, FASTER, NOT_ENOUGH, WITHIN_NOISE, judge, verdict_of
-from mlpbench.inference import HSU, WELCH, RatioEstimate, log_ratio
+import compare_results
+from mlpbench.comparison import (
+    EQUIVALENCE,
+    FASTER,
+    NOT_ENOUGH,
+    WITHIN_NOISE,
+    judge,
+    paired_runs,
+    verdict_of,
+    verdicts,
+)
+from mlpbench.inference import (
+    HSU,
+    PAIRED,
+    WELCH,
+    RatioEstimate,
+    detectable_log_ratio,
+    log_ratio,
+    paired_log_ratios,
+)
 
 # The rate's standard error at 5% is 0.49 points: Welch's count sits at 2% to 4.5% in these cases
 # (docs/design.md), two or more standard errors under the 6% bar.
@@ -91,9 +112,202 @@ def test_the_smallest_ratio_called_faster_is_where_the_interval_just_excludes_1(
     assert judge(shifted, [1.01, 0.98, 1.0])[1] != FASTER
 
 
+def estimate_with(interval, level_90=None):
+    """A RatioEstimate whose 95% interval is `interval` (its 90% interval follows from the same
+    standard error and degrees of freedom)."""
+    lo, hi = interval
+    df = 4.0
+    se = (math.log(hi) - math.log(lo)) / 2 / sps.t.ppf(0.975, df)
+    return RatioEstimate(math.sqrt(lo * hi), interval, WELCH, se, df)
+
+
 @pytest.mark.parametrize("interval, verdict", [
     ((1.01, 1.2), FASTER), ((0.7, 0.95), FASTER), ((0.95, 1.05), WITHIN_NOISE),
-    ((1 / EQUIVALENCE, EQUIVALENCE), WITHIN_NOISE), ((0.95, 1.2), NOT_ENOUGH), ((0.5, 3.0), NOT_ENOUGH),
-    (None, NOT_ENOUGH)])
+    ((1.02, 1.06), FASTER),  # a sure, small difference: "faster" wins over "within noise"
+    ((0.95, 1.2), NOT_ENOUGH), ((0.5, 3.0), NOT_ENOUGH)])
 def test_the_verdict_is_read_from_the_interval_and_the_margin(interval, verdict):
-    assert verdict_of(RatioEstimate(1.0, interval, WELCH, 0.1, 4.0)) == verdict
+    assert verdict_of(estimate_with(interval)) == verdict
+    assert verdict_of(RatioEstimate(1.0, None, None, None, None)) == NOT_ENOUGH
+
+
+def test_within_noise_is_the_90_percent_interval_inside_the_margin():
+    """Two one-sided tests at 5% each: a 95% interval a little past the margin whose 90% interval
+    lies inside it is "within noise"."""
+    inside = estimate_with((1 / 1.105, 1.105))
+    lo, hi = inside.interval_at(0.90)
+    assert 1 / EQUIVALENCE < lo and hi < EQUIVALENCE and verdict_of(inside) == WITHIN_NOISE
+    outside = estimate_with((1 / 1.14, 1.14))
+    assert outside.interval_at(0.90)[1] > EQUIVALENCE and verdict_of(outside) == NOT_ENOUGH
+
+
+@pytest.mark.parametrize("times, blocks", [([1.0, 1.0, 1.0], ()),
+                                           ([1.0, 1.1, 0.9], ((0, 1), (0, 2), (0, 3)))])
+def test_identical_run_times_are_never_faster(times, blocks):
+    """Zero spread (of each side's runs, or of the paired differences): the interval is exactly
+    1.00 to 1.00, which excludes nothing."""
+    estimate, verdict = judge(times, list(times), blocks, blocks)
+    assert estimate.interval == (1.0, 1.0) and verdict != FASTER
+    assert estimate.method == (PAIRED if blocks else WELCH)
+
+
+# --- Paired by repeat, over the order plan() really produces --------------------------------------
+PLAN_TRIALS = 10_000  # a paired t sits at exactly 5%: the rate's standard error is 0.22 points
+RUN_NOISE = 0.02  # run-to-run log spread of one configuration on a quiet VM
+
+
+def plan_of(tmp_path, *flags):
+    return compare_results.plan(compare_results.parse_args([*flags, "--out-dir", str(tmp_path)]))
+
+
+def positions(specs, **fields):
+    """(positions in the plan, blocks) of the timed cold runs of the configuration with these fields."""
+    hits = [(i, (s.seed, s.repeat)) for i, s in enumerate(specs) if s.purpose == "timed"
+            and s.cache == "cold" and all(getattr(s, k) == v for k, v in fields.items())]
+    return [i for i, _ in hits], [b for _, b in hits]
+
+
+def linear(frac):
+    def drift(rng, trials, n):  # the machine slows by frac over the session
+        return np.broadcast_to(np.log1p(frac * np.arange(n) / (n - 1)), (trials, n))
+    return drift
+
+
+def step_change(rng, trials, n):
+    """10% slower from a random run on."""
+    return np.log(1.10) * (np.arange(n) >= rng.integers(1, n, (trials, 1)))
+
+
+def ar1(rng, trials, n, phi=0.9, sd=0.05):
+    """Run speeds that wander: AR(1) log speeds, 5% stationary spread."""
+    x = np.empty((trials, n))
+    x[:, 0] = rng.normal(0, sd, trials)
+    shocks = rng.normal(0, sd * math.sqrt(1 - phi ** 2), (trials, n))
+    for i in range(1, n):
+        x[:, i] = phi * x[:, i - 1] + shocks[:, i]
+    return x
+
+
+def no_drift(rng, trials, n):
+    return np.zeros((trials, n))
+
+
+def carry_over(specs, frac):
+    """Each run `frac` slower when the run before it was the other framework's."""
+    frameworks = [s.framework for s in specs]
+    return np.log1p(frac) * np.array([i > 0 and frameworks[i - 1] != f for i, f in enumerate(frameworks)])
+
+
+def simulate(specs, a, b, truth=1.0, keep_b=None, **world):
+    """Verdicts and log ratios (a over b) of PLAN_TRIALS sessions of `specs`, a `truth` times as slow
+    as b, pairing the runs as comparison.judge does. keep_b: b's runs to keep (a missing partner).
+    world: drift (a function of the run's position), noise (each side's run-to-run log SD),
+    carry (the carry-over after the other framework's run) and the seed."""
+    drift, noise = world.get("drift", no_drift), world.get("noise", (RUN_NOISE, RUN_NOISE))
+    carry, seed = world.get("carry", 0.0), world.get("seed", 0)
+    rng = np.random.default_rng(seed)
+    (pa, ba), (pb, bb) = positions(specs, **a), positions(specs, **b)
+    if keep_b is not None:
+        pb, bb = pb[:keep_b], bb[:keep_b]
+    paired = paired_runs(pa, pb, ba, bb)  # positions stand in for times: which runs pair with which
+    if paired is None or len(paired[0]) < 2:
+        return np.full(PLAN_TRIALS, NOT_ENOUGH), np.zeros(PLAN_TRIALS)
+    pa, pb = map(np.array, paired)
+    log_time = drift(rng, PLAN_TRIALS, len(specs)) + carry_over(specs, carry)
+    ta = np.log(truth) + log_time[:, pa] + rng.normal(0, noise[0], (PLAN_TRIALS, len(pa)))
+    tb = log_time[:, pb] + rng.normal(0, noise[1], (PLAN_TRIALS, len(pb)))
+    d, se, df = paired_log_ratios(np.exp(ta), np.exp(tb))
+    return verdicts(d, se, df), d
+
+
+JAX64, TORCH64 = dict(framework="jax", mode="step", batch_size=64), dict(framework="pytorch", mode="eager",
+                                                                         batch_size=64)
+DRIFTS = {"linear 10%": dict(drift=linear(0.10)), "linear 20%": dict(drift=linear(0.20)),
+          "linear 40%": dict(drift=linear(0.40)), "10% step": dict(drift=step_change),
+          "AR(1) 0.9, 5%": dict(drift=ar1), "2% carry-over": dict(carry=0.02)}
+
+
+@pytest.mark.parametrize("case", DRIFTS)
+@pytest.mark.parametrize("flags, a, b", [
+    ((), JAX64, TORCH64),  # the default run's pair, side by side
+    # two configurations far apart in the plan: JAX step and PyTorch fullgraph at batch 64
+    (("--modes", "all", "--batch-sizes", "64", "1024"), JAX64, dict(mode="fullgraph", batch_size=64)),
+    (("--threads", "1", "2"), dict(JAX64, threads=1), dict(JAX64, threads=2)),
+    (("--input", "device", "loader"), dict(JAX64, input="device"), dict(TORCH64, input="loader"))])
+def test_identical_configurations_under_drift_are_called_faster_at_most_6_percent_of_the_time(
+        case, flags, a, b, tmp_path):
+    calls, _ = simulate(plan_of(tmp_path, *flags), a, b, **DRIFTS[case])
+    rate = np.mean(calls == FASTER)
+    assert rate <= 0.06, f"{case}, {flags}: 'faster' in {100 * rate:.1f}% of trials"
+
+
+@pytest.mark.parametrize("repeats", [2, 3])
+def test_unequal_spreads_keep_the_error_rate(repeats, tmp_path):
+    specs = plan_of(tmp_path, "--repeats", str(repeats))
+    for noise in ((0.005, 0.05), (0.05, 0.005)):
+        calls, _ = simulate(specs, JAX64, TORCH64, noise=noise)
+        assert np.mean(calls == FASTER) <= 0.06, (repeats, noise)
+
+
+@pytest.mark.parametrize("repeats", [2, 3, 5, 10])
+def test_identical_configurations_at_each_repeat_count(repeats, tmp_path):
+    calls, _ = simulate(plan_of(tmp_path, "--repeats", str(repeats)), JAX64, TORCH64, noise=(0.05, 0.05))
+    assert np.mean(calls == FASTER) <= 0.06
+
+
+def test_a_run_without_a_partner_leaves_the_pairs_and_six_against_one_is_no_verdict(tmp_path):
+    specs = plan_of(tmp_path, "--repeats", "6")
+    calls, _ = simulate(specs, JAX64, TORCH64, truth=2.0, keep_b=1)
+    assert np.all(calls == NOT_ENOUGH)
+    # judge itself: six runs against one share one repeat, too few pairs; Welch has one run a side
+    estimate, verdict = judge([2.0, 2.1, 1.9, 2.0, 2.2, 2.1], [1.0], [(0, r) for r in range(1, 7)], [(0, 1)])
+    assert estimate.interval is None and verdict == NOT_ENOUGH
+    # a run whose partner failed is left out; the rest stay paired
+    estimate, _ = judge([2.0, 2.1, 1.9], [1.0, 1.02], [(0, 1), (0, 2), (0, 3)], [(0, 1), (0, 3)])
+    assert estimate.method == PAIRED and estimate.pairs == 2
+    assert estimate.ratio == pytest.approx(math.sqrt(2.0 / 1.0 * 1.9 / 1.02))
+
+
+def test_paired_is_scipys_paired_t_test_on_the_log_times():
+    slow, fast = [1.0, 1.1, 0.9, 1.2], [0.5, 0.52, 0.47, 0.55]
+    estimate, _ = judge(slow, fast, [(0, r) for r in (1, 2, 3, 4)], [(0, r) for r in (4, 3, 2, 1)][::-1])
+    ci = sps.ttest_rel(np.log(slow), np.log(fast)).confidence_interval(0.95)
+    assert estimate.method == PAIRED and estimate.df == 3
+    assert estimate.interval == pytest.approx((math.exp(ci.low), math.exp(ci.high)), rel=1e-9)
+    # the pairs are matched by repeat, not by position in the list
+    shuffled, _ = judge(slow[::-1], fast, [(0, r) for r in (4, 3, 2, 1)], [(0, r) for r in (1, 2, 3, 4)])
+    assert shuffled.interval == pytest.approx(estimate.interval)
+
+
+def test_a_real_1_10x_is_found_under_20_percent_drift_and_a_1_30x_at_5_percent_noise(tmp_path):
+    specs = plan_of(tmp_path)
+    calls, d = simulate(specs, JAX64, TORCH64, truth=1.10, drift=linear(0.20))
+    assert np.mean((calls == FASTER) & (d > 0)) >= 0.70
+    calls, d = simulate(specs, JAX64, TORCH64, truth=1.30, noise=(0.05, 0.05))
+    assert np.mean((calls == FASTER) & (d > 0)) >= 0.80
+
+
+@pytest.mark.parametrize("noise", [0.02, 0.05])
+def test_a_true_1_10x_is_called_within_noise_at_most_6_percent_of_the_time(noise, tmp_path):
+    specs = plan_of(tmp_path)
+    for truth in (1.10, 1 / 1.10):
+        calls, _ = simulate(specs, JAX64, TORCH64, truth=truth, noise=(noise, noise))
+        assert np.mean(calls == WITHIN_NOISE) <= 0.06
+
+
+def test_the_detectable_ratio_is_called_faster_80_percent_of_the_time_at_the_true_spread(tmp_path):
+    """At the true spread (paired differences of two runs with 2% noise each, three repeats), a
+    true ratio of the detectable size is called faster about 80% of the time. From three runs the
+    estimate varies widely: the observed spread has two degrees of freedom."""
+    specs = plan_of(tmp_path)
+    se = RUN_NOISE * math.sqrt(2) / math.sqrt(3)
+    detectable = math.exp(detectable_log_ratio(se, 2))
+    calls, d = simulate(specs, JAX64, TORCH64, truth=detectable)
+    assert np.mean((calls == FASTER) & (d > 0)) == pytest.approx(0.80, abs=0.02)
+    # what a run reports: the same formula at its observed spread (docs/method.md gives this range)
+    _, d = simulate(specs, JAX64, TORCH64, truth=detectable, seed=1)
+    rng = np.random.default_rng(2)
+    observed = se * np.sqrt(rng.chisquare(2, 2000) / 2)
+    reported = np.exp([detectable_log_ratio(s, 2) for s in observed])
+    low, high = np.percentile(reported, [10, 90])
+    assert low < detectable < high
+    assert (low, high) == pytest.approx((1.032, 1.147), abs=0.01)  # around a true 1.097x

@@ -10,8 +10,9 @@ from scipy import stats as sps
 
 from mlpbench import model, report, sweep
 from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats
-from mlpbench.comparison import EQUIVALENCE, FASTER, NOT_ENOUGH, WITHIN_NOISE
+from mlpbench.comparison import EQUIVALENCE, FASTER, NOT_ENOUGH, WITHIN_NOISE, compare
 from mlpbench.formatting import fmt_time, label
+from mlpbench.inference import PAIRED, WELCH, log_ratio
 from support.fabricate import make_meta, make_run
 
 
@@ -106,15 +107,33 @@ def test_near_equal_times_over_three_runs_are_within_noise_not_faster():
     assert c.verdict == WITHIN_NOISE and c.faster is None and c.interval[0] < 1 < c.interval[1]
 
 
-def test_a_clear_gap_is_faster_with_welchs_interval_of_the_log_run_times():
+def test_a_clear_gap_is_faster_with_the_interval_of_the_log_run_times_paired_by_repeat():
     fast, slow = [0.50, 0.52, 0.51, 0.49], [1.00, 1.04, 0.98, 1.02]
     b = built(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow), epochs=4, repeats=4)
     c = weighs(b, "JAX step", "PyTorch eager")
-    ci = sps.ttest_ind(np.log(slow), np.log(fast), equal_var=False).confidence_interval(0.95)
+    ci = sps.ttest_rel(np.log(slow), np.log(fast)).confidence_interval(0.95)
     assert c.ratio == pytest.approx(sps.gmean(slow) / sps.gmean(fast))
     assert c.interval == pytest.approx((math.exp(ci.low), math.exp(ci.high)))
     assert (c.verdict, c.faster, c.runs, c.steady_epochs) == (FASTER, c.fast, (4, 4), (12, 12))
     assert label(c.fast) == "JAX step"
+
+
+def test_cold_and_warm_runs_of_one_repeat_are_not_paired():
+    """Warm runs follow every cold run: a cold and a warm run of one repeat are far apart in time,
+    so the two are weighed by Welch's interval on all runs, not paired by repeat."""
+    cold, warm = [1.00, 1.04, 0.98], [0.90, 0.95, 0.88]
+    runs = [make_run("jax", "step", repeat=i + 1, cache=cache, times=(2.0, t, t))
+            for cache, times in (("cold", cold), ("warm", warm)) for i, t in enumerate(times)]
+    _, stats = all_stats(runs, {}, 0.85)
+    a, b = (next(c for c in stats if c.cache == cache) for cache in ("cold", "warm"))
+    c = compare(a, b, stats)
+    assert c.estimate.method == WELCH and c.estimate.pairs is None
+    assert c.interval == pytest.approx(log_ratio(cold, warm).interval)
+    # the same runs as two configurations of one cache state are paired
+    same = all_stats([make_run("jax", "step", repeat=i + 1, times=(2.0, t, t)) for i, t in enumerate(cold)]
+                     + [make_run("pytorch", "eager", repeat=i + 1, times=(2.0, t, t))
+                        for i, t in enumerate(warm)], {}, 0.85)[1]
+    assert compare(*same, same).estimate.method == PAIRED
 
 
 def test_overlapping_runs_are_not_enough_evidence():
@@ -460,7 +479,9 @@ def sweep_runs(step_s, repeats=3, batch=64, steps=100):
     runs = []
     for (framework, w), t in step_s.items():
         for r in range(repeats):
-            steady = t * steps * (1 + 0.01 * (r - (repeats - 1) / 2))
+            # the two frameworks' spreads run opposite ways, so the ratios paired by repeat vary too
+            spread = 0.01 * (r - (repeats - 1) / 2) * (1 if framework == "jax" else -1)
+            steady = t * steps * (1 + spread)
             mode = "step" if framework == "jax" else "eager"
             runs.append(make_run(framework, mode, batch=batch, repeat=r + 1, hidden=(w, w), steps=steps,
                                  times=(steady + 1.0, steady, steady)))

@@ -14,7 +14,7 @@ import compare_results
 from mlpbench import report, saved
 from mlpbench.comparison import verdict_of
 from mlpbench.formatting import label
-from mlpbench.inference import log_ratio
+from mlpbench.inference import WELCH, log_ratio
 from mlpbench.machine import schedulable_cpus
 from support.fabricate import make_meta, make_run
 from support.helpers import run_main, skip_plots, use_fake_trainers
@@ -195,6 +195,10 @@ def test_the_same_configuration_in_two_folders_gives_new_over_old(folders):
         assert p.old == p.new and p.new_over_old == pytest.approx(sps.gmean(news[key]) / sps.gmean(olds[key]))
         faster = str(new) if p.new_over_old < 1 else str(old)
         assert p.comparison.as_dict()["fast"] == faster
+        # two sessions' runs share repeat numbers, not a block of time: never paired
+        assert p.comparison.estimate.method == WELCH
+        slow, fast = (news[key], olds[key]) if p.new_over_old > 1 else (olds[key], news[key])
+        assert p.comparison.interval == pytest.approx(log_ratio(slow, fast).interval)
 
 
 def test_a_folder_without_threads_matches_the_count_its_runs_used(folders):

@@ -14,8 +14,7 @@ from scipy import stats as sps
 
 import compare_results
 from mlpbench import model, report, results
-from mlpbench.comparison import VERDICTS, verdict_of
-from mlpbench.inference import log_ratio
+from mlpbench.comparison import VERDICTS, judge
 from support.fabricate import golden_meta, golden_scenario, make_run
 from support.goldens import GOLDEN
 from support.helpers import use_fake_trainers
@@ -25,7 +24,9 @@ COMPARISON = {"fast": TEXT, "slow": TEXT, "fast_config": dict, "slow_config": di
               "slow_steady_s": NUMBER, "ratio": NUMBER, "interval": (list, type(None)), "level": NUMBER,
               "method": (str, type(None)), "verdict": TEXT, "faster": (str, type(None)),
               "ratio_that_excludes_1": OPTIONAL_NUMBER, "runs": list, "steady_epochs": list, "busy_runs": int,
-              "noisy": TEXTS, "sentence": TEXT}
+              "noisy": TEXTS, "sentence": TEXT, "equivalence_interval": (list, type(None)),
+              "equivalence_level": NUMBER, "equivalence_margin": NUMBER, "pairs": (int, type(None)),
+              "detectable_ratio": OPTIONAL_NUMBER, "power": NUMBER}
 CONFIG = {"batch_size": int, "framework": TEXT, "mode": TEXT, "input": TEXT, "cache": TEXT, "precision": TEXT,
           "unroll": (int, type(None)), "hidden": list, "arm": (str, type(None)), "threads": (int, type(None))}
 SUMMARY = {"schema_version": int, "title": TEXT, "warnings": TEXTS, "settings": TEXT, "table": list,
@@ -50,14 +51,16 @@ def check_comparison(c, where):
     assert (c["faster"] is not None) == (c["verdict"] == "faster"), where
     if c["interval"] is not None:
         low, high = c["interval"]
-        assert low <= c["ratio"] <= high, where
+        e_low, e_high = c["equivalence_interval"]
+        assert low <= e_low <= c["ratio"] <= e_high <= high, where
+        assert c["ratio_that_excludes_1"] < c["detectable_ratio"], where
     assert len(c["runs"]) == 2 and len(c["steady_epochs"]) == 2, where
 
 
 def validate(summary):
     """summary.json against docs/design.md's schema, field by field."""
     check_fields(summary, SUMMARY, "summary")
-    assert summary["schema_version"] == report.SCHEMA_VERSION == 3
+    assert summary["schema_version"] == report.SCHEMA_VERSION == 4
     check_fields(summary["setup"], {"cpu": TEXT, "cores": int, "cpu_extensions": list, "frameworks": dict,
                                     "env": dict, "epochs": int}, "setup")
     for framework, facts in summary["setup"]["frameworks"].items():
@@ -74,7 +77,8 @@ def validate(summary):
     for i, c in enumerate(summary["comparisons"]):
         check_comparison(c, f"comparisons[{i}]")
     for i, c in enumerate(summary["configurations"]):
-        check_fields(c, {**CONFIG, "label": TEXT, "runs": int, "steadies": list, "steady": OPTIONAL_NUMBER,
+        check_fields(c, {**CONFIG, "label": TEXT, "runs": int, "steadies": list, "blocks": list,
+                         "steady": OPTIONAL_NUMBER,
                          "gflops": OPTIONAL_NUMBER, "flops_per_sample": int, "busy_runs": int,
                          "epoch_spread": OPTIONAL_NUMBER}, f"configurations[{i}]")
     for name in ("cells", "fastest_cells"):
@@ -88,14 +92,33 @@ def read_csv(path):
         return list(csv.DictReader(f))
 
 
-def steadies_from_csv(rows):
-    """{(framework, mode, batch, width, arm): [each run's median of epochs 2..E]} from the CSV alone."""
+def steadies_by_block(rows):
+    """{(framework, mode, batch, width, arm): {(seed, repeat): the run's median of epochs 2..E}} from
+    the CSV alone."""
     runs = {}
     for r in rows:
         width = int(r["hidden"].split("x")[0])
         key = (r["framework"], r["mode"], int(r["batch_size"]), width, r["arm"] or None)
-        runs.setdefault(key, {}).setdefault((r["seed"], r["repeat"]), []).append(float(r["epoch_time_s"]))
-    return {k: [statistics.median(times[1:]) for times in by_run.values()] for k, by_run in runs.items()}
+        block = (int(r["seed"]), int(r["repeat"]))
+        runs.setdefault(key, {}).setdefault(block, []).append(float(r["epoch_time_s"]))
+    return {k: {b: statistics.median(times[1:]) for b, times in by_run.items()} for k, by_run in runs.items()}
+
+
+def steadies_from_csv(rows):
+    """{(framework, mode, batch, width, arm): [each run's median of epochs 2..E]} from the CSV alone."""
+    return {k: list(by_block.values()) for k, by_block in steadies_by_block(rows).items()}
+
+
+def interval_from_csv(slow, fast):
+    """scipy's 95% interval of slow over fast ({block: steady} each): paired by repeat where two
+    blocks or more hold both, Welch's otherwise."""
+    shared = [b for b in slow if b in fast]
+    if len(shared) >= 2:
+        ci = sps.ttest_rel(np.log([slow[b] for b in shared]), np.log([fast[b] for b in shared]))
+    else:
+        ci = sps.ttest_ind(np.log(list(slow.values())), np.log(list(fast.values())), equal_var=False)
+    ci = ci.confidence_interval(0.95)
+    return [math.exp(ci.low), math.exp(ci.high)]
 
 
 def key_of(config):
@@ -108,7 +131,8 @@ def sweep_once(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sweep")
     with pytest.MonkeyPatch.context() as monkeypatch:
         use_fake_trainers(folder, monkeypatch)
-        assert compare_results.main(["--batch-sizes", "100", "--epochs", "4", "--widths", "64", "256",
+        assert compare_results.main(["--repeats", "1",
+                                     "--batch-sizes", "100", "--epochs", "4", "--widths", "64", "256",
                                      "--modes", "step", "scan", "eager", "func", "--repeats", "2",
                                      "--out-dir", str(folder / "out")]) == 0
     return folder / "out"
@@ -123,7 +147,8 @@ def sweep(sweep_once, tmp_path):
 def test_summary_json_follows_its_schema_and_every_figure_follows_from_the_csv(sweep):
     summary = json.loads((sweep / "summary.json").read_text())
     validate(summary)
-    steadies = steadies_from_csv(read_csv(sweep / "benchmark_results.csv"))
+    by_block = steadies_by_block(read_csv(sweep / "benchmark_results.csv"))
+    steadies = {k: list(v.values()) for k, v in by_block.items()}
     meta = json.loads((sweep / "run_meta.json").read_text())
     steps = {r["mode"]: r["start_record"]["steps_per_epoch"] for r in meta["runs"]}
     assert len(summary["configurations"]) == 8
@@ -139,17 +164,18 @@ def test_summary_json_follows_its_schema_and_every_figure_follows_from_the_csv(s
                                        for cell in summary["sweep"][name]]:
         slow, fast = steadies[key_of(c["slow_config"])], steadies[key_of(c["fast_config"])]
         assert c["ratio"] == pytest.approx(sps.gmean(slow) / sps.gmean(fast))
-        ci = sps.ttest_ind(np.log(slow), np.log(fast), equal_var=False).confidence_interval(0.95)
-        assert c["interval"] == pytest.approx([math.exp(ci.low), math.exp(ci.high)])
-        assert c["verdict"] == verdict_of(log_ratio(slow, fast))
+        slow_blocks, fast_blocks = by_block[key_of(c["slow_config"])], by_block[key_of(c["fast_config"])]
+        assert c["interval"] == pytest.approx(interval_from_csv(slow_blocks, fast_blocks))
+        assert c["pairs"] == 2 and c["verdict"] == judge(slow, fast, list(slow_blocks), list(fast_blocks))[1]
     for width in (64, 256):  # the map's cells: this width's default pair, and this width's fastest modes
         [cell] = [c for c in summary["sweep"]["cells"] if c["width"] == width]
         jax = steadies[("jax", "step", 100, width, None)]
         torch = steadies[("pytorch", "eager", 100, width, None)]
         assert (cell["jax_mode"], cell["pytorch_mode"]) == ("step", "eager")
         assert cell["pytorch_over_jax"] == pytest.approx(sps.gmean(torch) / sps.gmean(jax))
-        ci = sps.ttest_ind(np.log(torch), np.log(jax), equal_var=False).confidence_interval(0.95)
-        assert cell["pytorch_over_jax_interval"] == pytest.approx([math.exp(ci.low), math.exp(ci.high)])
+        interval = interval_from_csv(by_block[("pytorch", "eager", 100, width, None)],
+                                     by_block[("jax", "step", 100, width, None)])
+        assert cell["pytorch_over_jax_interval"] == pytest.approx(interval)
         [cell] = [c for c in summary["sweep"]["fastest_cells"] if c["width"] == width]
         best = {f: min((m for fw, m, _, w, _ in steadies if fw == f and w == width),
                        key=lambda m, f=f: sps.gmean(steadies[(f, m, 100, width, None)]))
@@ -173,7 +199,8 @@ def test_from_rebuilds_a_folders_outputs_with_todays_code(sweep, fake_trainers, 
     assert before["summary.md"] in capsys.readouterr().out
     # the default modes at two widths: one framework's runs of two widths follow each other
     out = tmp_path / "widths"
-    assert compare_results.main(["--batch-sizes", "100", "--epochs", "3", "--widths", "64", "256",
+    assert compare_results.main(["--repeats", "1",
+                                 "--batch-sizes", "100", "--epochs", "3", "--widths", "64", "256",
                                  "--out-dir", str(out)]) == 0
     meta = json.loads((out / "run_meta.json").read_text())
     order = [(r["framework"], r["hidden"][0]) for r in meta["runs"]]
@@ -232,22 +259,26 @@ def test_aa_runs_one_configuration_as_two_arms_abba_and_weighs_them(fake_trainer
     validate(summary)
     [section] = [s for s in summary["sections"] if s["id"] == "aa"]
     [[c]] = [f["comparisons"] for f in section["findings"]]
-    steadies = steadies_from_csv(rows)
-    a, b = steadies[("pytorch", "eager", 100, 512, "A")], steadies[("pytorch", "eager", 100, 512, "B")]
-    estimate = log_ratio(a, b) if sps.gmean(a) >= sps.gmean(b) else log_ratio(b, a)
+    by_block = steadies_by_block(rows)
+    a, b = by_block[("pytorch", "eager", 100, 512, "A")], by_block[("pytorch", "eager", 100, 512, "B")]
+    slow, fast = (a, b) if sps.gmean(list(a.values())) >= sps.gmean(list(b.values())) else (b, a)
+    estimate, verdict = judge(list(slow.values()), list(fast.values()), list(slow), list(fast))
     assert c["ratio"] == pytest.approx(estimate.ratio)
+    assert c["interval"] == pytest.approx(interval_from_csv(slow, fast)) and c["pairs"] == 3
     assert c["ratio_that_excludes_1"] == pytest.approx(estimate.ratio_that_excludes_1())
-    edge = estimate.ratio_that_excludes_1()
+    assert c["detectable_ratio"] == pytest.approx(estimate.detectable_ratio())
     text = section["findings"][0]["text"]
-    assert f"the smallest ratio this machine would call faster is {edge:.3f}x" in text
+    assert (f"this machine would call a true {estimate.detectable_ratio():.2f}x faster 80% of the time "
+            f"(critical ratio, where the interval just excludes 1: {estimate.ratio_that_excludes_1():.3f}x)"
+            in text)
     # the fake trainer's runs differ by up to 2x: with 3 runs a side that is rarely a verdict, and
     # whatever it is, it is the one the CSV gives
-    assert c["verdict"] == verdict_of(estimate)
+    assert c["verdict"] == verdict
 
 
 def test_a_value_given_twice_plans_no_run_twice(tmp_path):
     args = compare_results.parse_args(["--batch-sizes", "100", "100", "--precision", "highest", "highest",
-                                       "--widths", "64", "64", "--out-dir", str(tmp_path)])
+                                       "--widths", "64", "64", "--repeats", "1", "--out-dir", str(tmp_path)])
     specs = compare_results.plan(args)
     assert len(specs) == len(set(specs)) == 2
 
