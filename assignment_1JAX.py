@@ -155,6 +155,7 @@ class Trainer:
     cache_on: bool
     unroll: int | None = None  # scan only
     compiled: Callable | None = None
+    evaluator: Callable = evaluate  # (params, images, labels) -> (mean loss, correct count)
 
     @property
     def program(self):
@@ -165,14 +166,16 @@ class Trainer:
 
     def train_epoch(self, batches, epoch):
         before = dict(self.events)
-        build = epoch == 1 and self.mode.compiled
+        # nnx.jit offers no program to call ahead of time: NNX builds inside its first call.
+        build = epoch == 1 and self.mode.compiled and hasattr(self.update, "trace")
         if self.mode.name == "scan":
             totals, first_step, stages = self.scan_epoch(batches, build)
         else:
             totals, first_step, stages = self.step_epoch(batches, build, first=epoch == 1)
         compiles = self.events[COMPILE_EVENT] - before[COMPILE_EVENT]
         # Op by op, epoch 1 builds each primitive once: that is its warm-up, not a recompile.
-        recompiles = None if not self.mode.compiled and epoch == 1 else compiles - int(build)
+        recompiles = (None if not self.mode.compiled and epoch == 1
+                      else compiles - int(epoch == 1 and self.mode.compiled))
         hits = (self.events[CACHE_HIT_EVENT] - before[CACHE_HIT_EVENT] if self.cache_on and epoch == 1
                 else None)
         return EpochResult(totals[0], totals[1], first_step, **stages, cache_hits=hits, recompiles=recompiles)
@@ -210,7 +213,7 @@ class Trainer:
 
     def evaluate_split(self, split):
         images, labels = self.data[split]
-        mean_loss, correct = evaluate(self.params, images, labels)
+        mean_loss, correct = self.evaluator(self.params, images, labels)
         return float(mean_loss), int(correct) / len(labels)
 
     def device_peak_bytes(self):
@@ -310,15 +313,28 @@ def main(argv=None):
     # Dispatch is asynchronous: wait for the uploads and scaling so no clock pays for them.
     data, params = jax.block_until_ready((data, params))
     unroll = (args.unroll or DEFAULT_UNROLL[info.kind]) if args.mode == "scan" else None
-    trainer = Trainer(modes.mode(args.mode), params, mode_program(args), data,
+    mode = modes.mode(args.mode)
+    if mode.package == "flax":  # the object-oriented model, imported only where its modes run
+        try:
+            import jax_nnx
+        except ImportError as e:
+            cli.fail(f"--mode {args.mode} needs Flax, which this Python cannot import ({e}): "
+                     "pip install -r requirements.txt")
+        params, program, evaluator = jax_nnx.program(args.mode, params, args.lr, device,
+                                                     args.input == "loader")
+        flax_version = jax_nnx.FLAX_VERSION
+    else:
+        program, evaluator, flax_version = mode_program(args), evaluate, None
+    trainer = Trainer(mode, params, program, data,
                       lr=jax.device_put(np.float32(args.lr), device), device=device,
                       batches_for=epoch_batches(args, data, device), events=events,
-                      cache_on=bool(args.compile_cache), unroll=unroll)
+                      cache_on=bool(args.compile_cache), unroll=unroll, evaluator=evaluator)
     # threads: XLA's CPU pool, one thread per core this process may run on
     run_epochs(trainer, start_record(args, "jax", jax.__version__, info, len(split.train_labels),
                                      jaxlib_backend=device.platform, unroll=unroll,
                                      threads=schedulable_cpus(), kernels=kernels(device),
-                                     cuda=device.client.platform_version if info.kind == "gpu" else None))
+                                     cuda=device.client.platform_version if info.kind == "gpu" else None,
+                                     flax_version=flax_version))
 
 
 def kernels(device):

@@ -7,6 +7,7 @@ summary.md, summary.json and run_meta.json, and with several widths size_map.png
 """
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -145,15 +146,29 @@ def parse_args(argv=None):
     return args
 
 
+def installed(package):
+    """A mode's extra package (flax) can be imported by this Python, and so by the trainers."""
+    return package is None or importlib.util.find_spec(package) is not None
+
+
 def check_modes(parser, args):
     """--modes against --frameworks, --input and --cache; 'all' becomes this device's modes."""
     known = modes.names()
     if "all" in args.modes:
         args.modes = [m for f in args.frameworks for m in modes.names(f)
                       if not modes.mode(m).gpu_only or cuda_available(args.device)]
+        missing = [m for m in args.modes if not installed(modes.mode(m).package)]
+        if missing:
+            cli.log(f"--modes all leaves out {', '.join(missing)}: "
+                    f"{', '.join(sorted({modes.mode(m).package for m in missing}))} is not installed")
+            args.modes = [m for m in args.modes if m not in missing]
     unknown = sorted(set(args.modes) - set(known))
     if unknown:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))} or all")
+    for name in args.modes:
+        if not installed(modes.mode(name).package):
+            parser.error(f"mode {name} needs {modes.mode(name).package}, which this Python "
+                         f"({sys.executable}) cannot import: pip install -r requirements.txt")
     for name in args.modes:
         if modes.mode(name).framework not in args.frameworks:
             parser.error(f"mode {name} belongs to none of the frameworks {', '.join(args.frameworks)}")

@@ -114,8 +114,8 @@ if [ "$smoke" -eq 1 ]; then
   one_batch=100
   precision_batch=100
   kernel_size=(--train-limit 1050 --lr 0.1 --compile-cache "$out/compile-cache")
-  # One warm JAX mode: step, scan and nojit reach XLA's cache by one code path.
-  exclude=(--exclude compile@warm fullgraph@cold step@warm nojit@warm)
+  # One warm JAX mode: step, scan, nojit and the NNX modes reach XLA's cache by one code path.
+  exclude=(--exclude compile@warm fullgraph@cold step@warm nojit@warm nnx@warm nnx-split@warm)
 else
   # The GPU is the point: both frameworks must see it (the test suite hides it by default).
   export CUDA_VISIBLE_DEVICES=${GPU_CHECK_DEVICE:-0} JAX_PLATFORMS=cuda,cpu MLPBENCH_REQUIRE_GPU=1

@@ -47,7 +47,7 @@ def main():
             facts.update(read())
         except Exception as e:  # noqa: BLE001 - a framework that fails to load is itself the finding
             facts[f"{name}_error"] = repr(e)
-    for module in ("numpy", "scipy", "matplotlib", "tqdm", "torchvision"):
+    for module in ("numpy", "scipy", "matplotlib", "tqdm", "torchvision", "flax", "optax"):
         try:
             facts[module] = __import__(module).__version__
         except ImportError:

@@ -27,6 +27,7 @@ class Mode:
     gpu_only: bool = False
     device_input_only: bool = False  # it runs over batches already on the device, no loader
     default: bool = False  # in the controller's default set
+    package: str | None = None  # what it imports beyond its framework (flax for NNX)
     weighed_against: tuple[Versus, ...] = ()
 
     @property
@@ -44,6 +45,14 @@ MODES = {m.name: m for m in (
                           Versus("step", "a whole epoch in one call (compiled JAX)"))),
     # Op by op, each primitive is built once and can be cached: warm runs make sense.
     Mode("nojit", "jax", FUNCTIONAL, compiled=False, cacheable=True),
+    Mode("nnx", "jax", OBJECT_ORIENTED, compiled=True, cacheable=True, package="flax",
+         weighed_against=(Versus("step", "paradigm (both compiled JAX)"),
+                          Versus("compile", "framework (both object-oriented, compiled)"))),
+    # The module split once into graph and state around a plain jax.jit: a step over arrays
+    # gathered on the device, so no loader.
+    Mode("nnx-split", "jax", OBJECT_ORIENTED, compiled=True, cacheable=True, device_input_only=True,
+         package="flax",
+         weighed_against=(Versus("nnx", "what NNX's object bookkeeping costs per step (Flax NNX)"),)),
     Mode("eager", "pytorch", OBJECT_ORIENTED, compiled=False, cacheable=False, default=True),
     Mode("compile", "pytorch", OBJECT_ORIENTED, compiled=True, cacheable=True,
          weighed_against=(Versus("eager", "what torch.compile buys (object-oriented PyTorch)",

@@ -6,12 +6,19 @@ import itertools
 from mlpbench import modes
 from mlpbench.records import RunSpec
 
+# The modes in the order a group runs them: each framework's modes together (a run after the other
+# framework's may carry something over, and within a framework that falls on neither side of a
+# pair), the two frameworks' compiled functional steps, JAX step and PyTorch fullgraph, where the
+# two meet, so the pairs weighed across frameworks sit close too.
+RUN_ORDER = ("nojit", "nnx-split", "nnx", "scan", "step", "fullgraph", "fullgraph-cudagraph", "func",
+             "compile", "eager", "cudagraph")
 
-def variants(args, batch, input_, framework):
-    """(mode, precision, unroll) of one framework to run at a batch size and input, in the
-    order of the modes table."""
-    return [(m, precision, unroll) for m in map(modes.mode, modes.names(framework))
-            if m.name in args.modes and not (input_ == "loader" and m.device_input_only)
+
+def variants(args, batch, input_):
+    """(mode, precision, unroll) to run at a batch size and input, in RUN_ORDER."""
+    return [(m, precision, unroll) for m in map(modes.mode, RUN_ORDER)
+            if m.framework in args.frameworks and m.name in args.modes
+            and not (input_ == "loader" and m.device_input_only)
             and f"{m.name}@{batch}" not in args.exclude
             for precision in args.precision
             for unroll in (args.unroll or [None] if m.name == "scan" else [None])]
@@ -19,18 +26,17 @@ def variants(args, batch, input_, framework):
 
 def block_runs(args, seed, repeat):
     """Every cold-cache run (a RunSpec) of one seed and repeat. The nesting, outermost first:
-    batch size, input and width make a group; inside a group, framework, mode (the modes table's
-    order), precision, unroll, thread count and arm. Configurations that differ in one thing only,
-    the pairs the summary weighs, sit as close together as these loops allow. Every other group
-    runs backwards (a serpentine), so that consecutive groups meet on one framework: the run that
-    opens a group follows a run of its own framework as often as the run beside it does."""
+    batch size, input and width make a group; inside a group, mode (RUN_ORDER, across the two
+    frameworks), precision, unroll, thread count and arm. Configurations that differ in one thing
+    only, the pairs the summary weighs, sit as close together as these loops allow. Every other
+    group runs backwards (a serpentine), so that consecutive groups meet on one configuration: the
+    run that opens a group follows a run of its own framework as often as the run beside it does."""
     groups = itertools.product(args.batch_sizes, args.input, args.widths)
     for g, (batch, input_, width) in enumerate(groups):
         group = [RunSpec(m.framework, m.name, batch, input_, "cold", seed, repeat, precision=precision,
                          unroll=unroll, hidden=(width, width), threads=n, arm=arm)
-                 for framework in args.frameworks
                  for (m, precision, unroll), n, arm in itertools.product(
-                     variants(args, batch, input_, framework), args.threads or [None],
+                     variants(args, batch, input_), args.threads or [None],
                      ("A", "B") if args.aa else (None,))]
         yield from (group if g % 2 == 0 else group[::-1])
 

@@ -286,7 +286,7 @@ def setup(runs, meta):
         mine = [s for s in starts if s["framework"] == framework]
         facts["frameworks"][framework] = {
             **{field.removeprefix("framework_"): sorted({s[field] for s in mine if s.get(field) is not None})
-               for field in ("framework_version", "kernels", "threads", "device_name")},
+               for field in ("framework_version", "kernels", "threads", "device_name", "flax_version")},
             "matmul_peak_gflops": meta.get("probes", {}).get(framework, {}).get("gflops")}
     facts["env"] = framework_env(meta, starts)
     for key in ("epochs", "train_limit", "init", "lr", "seeds", "repeats", "target_acc"):
@@ -296,7 +296,8 @@ def setup(runs, meta):
 
 def machine_lines(runs, meta):
     starts = [r.start for r in runs if r.start]
-    versions = sorted({f"{FRAMEWORKS[s['framework']]} {s['framework_version']}" for s in starts})
+    versions = sorted({f"{FRAMEWORKS[s['framework']]} {s['framework_version']}" for s in starts}
+                      | {f"Flax {s['flax_version']}" for s in starts if s.get("flax_version")})
     devices = sorted({f"{s['device_name']} ({s['device']})" for s in starts})
     threads = {FRAMEWORKS[f]: sorted({s["threads"] for s in starts
                                       if s["framework"] == f and s.get("threads")})

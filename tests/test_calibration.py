@@ -229,8 +229,13 @@ DRIFTS = {"linear 10%": dict(drift=linear(0.10)), "linear 20%": dict(drift=linea
 @pytest.mark.parametrize("case", DRIFTS)
 @pytest.mark.parametrize("flags, a, b", [
     ((), JAX64, TORCH64),  # the default run's pair, side by side
-    # two configurations far apart in the plan: JAX step and PyTorch fullgraph at batch 64
+    # every mode: JAX step against PyTorch fullgraph (side by side), and the weighed pairs the
+    # order keeps farthest apart: PyTorch func against JAX nojit, JAX nnx against PyTorch compile
     (("--modes", "all", "--batch-sizes", "64", "1024"), JAX64, dict(mode="fullgraph", batch_size=64)),
+    (("--modes", "all", "--batch-sizes", "64", "1024"), dict(mode="func", batch_size=64),
+     dict(mode="nojit", batch_size=64)),
+    (("--modes", "all", "--batch-sizes", "64", "1024"), dict(mode="nnx", batch_size=64),
+     dict(mode="compile", batch_size=64)),
     (("--threads", "1", "2"), dict(JAX64, threads=1), dict(JAX64, threads=2)),
     (("--input", "device", "loader"), dict(JAX64, input="device"), dict(TORCH64, input="loader"))])
 def test_identical_configurations_under_drift_are_called_faster_at_most_6_percent_of_the_time(

@@ -73,7 +73,8 @@ def runs_of(rows):
 
 def test_all_modes_on_a_cpu_are_every_mode_but_the_cuda_graphs(benchmark):
     out, log, rows = benchmark
-    assert set(CPU_MODES) == {"step", "scan", "nojit", "eager", "compile", "func", "fullgraph"}
+    assert set(CPU_MODES) == {"step", "scan", "nojit", "nnx", "nnx-split", "eager", "compile", "func",
+                              "fullgraph"}
     assert tuple(rows[0]) == results.CSV_COLUMNS
     ran = {(r["framework"], r["mode"], r["cache"]) for r in rows}
     assert ran == ({(m.framework, m.name, "cold") for m in modes.MODES.values()
@@ -315,6 +316,22 @@ def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fak
     assert "95% interval" in summary
 
 
+def test_nnx_modes_need_flax_named_they_are_refused_in_one_line_and_all_leaves_them_out(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(compare_results, "installed", lambda package: package is None)
+    with pytest.raises(SystemExit) as stop:
+        compare_results.parse_args(["--modes", "nnx", "--out-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(err) == 1 and "mode nnx needs flax" in err[0]
+    args = compare_results.parse_args(["--modes", "all", "--out-dir", str(tmp_path)])
+    assert "nnx" not in args.modes and "nnx-split" not in args.modes and "step" in args.modes
+    assert capsys.readouterr().err.strip() == ("--modes all leaves out nnx, nnx-split: flax is not "
+                                               "installed")
+    monkeypatch.undo()
+    assert {"nnx", "nnx-split"} <= set(compare_results.parse_args(["--modes", "all", "--out-dir",
+                                                                    str(tmp_path)]).modes)
+
+
 def test_exclude_leaves_out_a_modes_cold_or_warm_runs(tmp_path, capsys):
     """What the smoke's "all" uses to build each compiler once cold and once warm."""
     flags = ["--frameworks", "jax", "--modes", "step", "scan", "--batch-sizes", "100", "--repeats", "1",
@@ -337,10 +354,10 @@ def test_warm_cache_fills_once_per_configuration_then_times_against_it(fake_trai
     assert code == 0
     meta = json.loads((out / "run_meta.json").read_text())
     plan = [(r["framework"], r["mode"], r["cache"], r["purpose"]) for r in meta["runs"]]
-    assert plan == [("jax", "step", "cold", "timed"), ("jax", "scan", "cold", "timed"),
-                    ("pytorch", "eager", "cold", "timed"), ("jax", "step", "warm", "fill"),
-                    ("jax", "scan", "warm", "fill"), ("jax", "step", "warm", "timed"),
-                    ("jax", "scan", "warm", "timed")]
+    assert plan == [("jax", "scan", "cold", "timed"), ("jax", "step", "cold", "timed"),
+                    ("pytorch", "eager", "cold", "timed"), ("jax", "scan", "warm", "fill"),
+                    ("jax", "step", "warm", "fill"), ("jax", "scan", "warm", "timed"),
+                    ("jax", "step", "warm", "timed")]
     assert all(r["error"] is None for r in meta["runs"])  # fill runs asked for --epochs 1 and gave it
     cache = str((out / "compile-cache").resolve())
     assert meta["settings"]["compile_cache"] == cache and (out / "compile-cache").is_dir()
@@ -359,8 +376,9 @@ def test_unrolls_and_precisions_are_configurations_of_their_own(fake_trainers):
     assert code == 0
     meta = json.loads((out / "run_meta.json").read_text())
     assert [(r["mode"], r["precision"], r["unroll"]) for r in meta["runs"]] == [
-        ("step", "highest", None), ("step", "tf32", None), ("scan", "highest", 1), ("scan", "highest", 8),
-        ("scan", "tf32", 1), ("scan", "tf32", 8), ("eager", "highest", None), ("eager", "tf32", None)]
+        ("scan", "highest", 1), ("scan", "highest", 8), ("scan", "tf32", 1), ("scan", "tf32", 8),
+        ("step", "highest", None), ("step", "tf32", None),
+        ("eager", "highest", None), ("eager", "tf32", None)]
     rows = read_csv(out / "benchmark_results.csv")
     assert {(r["mode"], r["precision"], r["unroll"]) for r in rows} == {
         ("step", "highest", ""), ("step", "tf32", ""), ("scan", "highest", "1"), ("scan", "highest", "8"),

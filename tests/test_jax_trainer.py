@@ -129,3 +129,40 @@ def test_script_emits_valid_records_and_compiles_once(mnist_dir, mode, function,
     assert [e["recompiles"] for e in epochs] == [0, 0] and epochs[0]["cache_hits"] is None
     assert result.stderr.count(f"Compiling jit({function})") == 1
     assert result.stderr.count("Compiling jit(evaluate)") == 1
+
+
+@pytest.mark.parametrize("mode, function, staged", [("nnx", "indexed_step", False),
+                                                    ("nnx-split", "split_step", True)])
+def test_nnx_modes_emit_valid_records_name_flax_and_compile_once(mnist_dir, mode, function, staged):
+    """The object-oriented JAX modes: the records' contract, Flax's version in the start record,
+    one build of the step (a fresh optimizer's uncommitted step count made nnx.jit build it twice),
+    and the compile stages where the mode builds ahead of time (nnx-split, a plain jax.jit)."""
+    import flax
+    result = run_script("assignment_1JAX.py", "--mode", mode, "--epochs", 2, "--batch-size", 32, "--lr", 0.1,
+                        "--train-limit", 3000, "--data-dir", mnist_dir, env={"JAX_LOG_COMPILES": "1"})
+    assert result.returncode == 0, result.stderr
+    start, epochs, end = check_records(parse_records(result.stdout), "jax", mode, 32, 2, 3000)
+    assert start["flax_version"] == flax.__version__ and start["kernels"].startswith("XLA:CPU")
+    assert epochs[1]["val_acc"] > 0.8
+    assert [e["recompiles"] for e in epochs] == [0, 0]
+    assert result.stderr.count(f"Compiling jit({function})") == 1
+    stages = [epochs[0][k] for k in ("jit_trace_s", "jit_lower_s", "jit_compile_s")]
+    assert all(s > 0 for s in stages) if staged else stages == [None, None, None]
+
+
+def test_a_jax_without_flax_runs_the_other_modes_and_refuses_nnx_in_one_line(mnist_dir, tmp_path):
+    """Flax is imported only where an NNX mode runs: an older JAX without it (another venv) still
+    runs step; an NNX mode there is refused in one line."""
+    blocked = tmp_path / "flax"
+    blocked.mkdir()
+    (blocked / "__init__.py").write_text("raise ImportError('no flax here')\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    flags = ("--epochs", 1, "--train-limit", 1000, "--batch-size", 100, "--data-dir", mnist_dir)
+    result = run_script("assignment_1JAX.py", "--mode", "step", *flags, env=env)
+    assert result.returncode == 0, result.stderr
+    assert parse_records(result.stdout)[0]["flax_version"] is None
+    result = run_script("assignment_1JAX.py", "--mode", "nnx", *flags, env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "error: --mode nnx needs Flax, which this Python cannot import (no flax here): "
+        "pip install -r requirements.txt"]

@@ -28,6 +28,12 @@ def test_every_comparison_names_a_mode_and_each_framework_has_one_default():
     func = {v.other: v.changes for v in modes.mode("func").weighed_against}
     assert func == {"eager": "paradigm (both eager PyTorch)",
                     "nojit": "framework (both functional, uncompiled)"}
+    # the paradigm square's JAX half: Flax NNX against plain jax.jit, and against PyTorch's module
+    nnx = {v.other: v.changes for v in modes.mode("nnx").weighed_against}
+    assert nnx == {"step": "paradigm (both compiled JAX)",
+                   "compile": "framework (both object-oriented, compiled)"}
+    assert [v.other for v in modes.mode("nnx-split").weighed_against] == ["nnx"]
+    assert {m.name for m in modes.MODES.values() if m.package == "flax"} == {"nnx", "nnx-split"}
 
 
 def test_every_citation_of_the_design_names_one_of_its_sections():

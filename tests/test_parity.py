@@ -109,10 +109,13 @@ def test_frameworks_agree_at_another_model_from_a_shared_start(split):
     assert totals[1].item() == f_totals[1].item()
 
 
-@pytest.mark.parametrize("script, mode", [("assignment_1JAX.py", "scan"), ("assignment_1TORCH.py", "func")])
+@pytest.mark.parametrize("script, mode", [("assignment_1JAX.py", "scan"), ("assignment_1JAX.py", "nnx"),
+                                          ("assignment_1JAX.py", "nnx-split"),
+                                          ("assignment_1TORCH.py", "func")])
 def test_scripts_train_another_model_as_the_reference_does(mnist_dir, split, script, mode):
     """--hidden reaches the model, its shared init and its FLOP count, in both scripts (their
-    main, in this process)."""
+    main, in this process); the NNX module of the JAX script follows the reference, and so
+    JAX step, from the shared start."""
     hidden, n, batch, lr, epochs = (64, 32), 1000, 50, 0.1, 2
     result = run_main(script, "--mode", mode, "--hidden", *hidden, "--init", "shared", "--epochs", epochs,
                         "--batch-size", batch, "--train-limit", n, "--lr", lr, "--data-dir", mnist_dir)

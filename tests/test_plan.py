@@ -65,6 +65,7 @@ def test_the_default_run_has_each_comparison_side_by_side_and_meets_on_one_frame
     (("--aa", "--modes", "eager", "--batch-sizes", "64", "1024"), "arm"),
     (("--precision", "highest", "tf32", "--modes", "step", "eager", "--batch-sizes", "64"), "precision")])
 def test_configurations_that_differ_in_one_thing_run_next_to_each_other(flags, field, tmp_path):
+    """Thread counts, arms and precisions innermost: the two runs of such a pair are neighbours."""
     specs = [s for s in plan_of(tmp_path, *flags) if s.purpose == "timed"]
     for i, s in enumerate(specs):
         partners = [j for j, o in enumerate(specs) if (o.seed, o.repeat) == (s.seed, s.repeat) and o != s
@@ -81,4 +82,13 @@ def test_warm_runs_follow_every_cold_run_and_fill_and_are_balanced_too(tmp_path)
     warm = [i for i, k in enumerate(kinds) if k == ("warm", "timed")]
     assert last_cold < min(fills) and max(fills) < min(warm)
     assert [(s.mode, s.repeat) for s in specs if s.cache == "warm" and s.purpose == "timed"] == [
-        ("step", 1), ("scan", 1), ("scan", 2), ("step", 2)]
+        ("scan", 1), ("step", 1), ("step", 2), ("scan", 2)]
+
+
+def test_the_run_order_holds_every_mode_once_each_framework_together():
+    from mlpbench import modes
+    from mlpbench.plan import RUN_ORDER
+    assert sorted(RUN_ORDER) == sorted(modes.MODES)
+    frameworks = [modes.mode(m).framework for m in RUN_ORDER]
+    assert frameworks == sorted(frameworks)  # one switch of framework per group
+    assert RUN_ORDER.index("fullgraph") - RUN_ORDER.index("step") == 1

@@ -379,7 +379,9 @@ def test_each_pair_weighs_the_one_thing_the_modes_table_says_it_changes():
             make_run("jax", "step", times=(2.0, 0.6, 0.6)),
             make_run("jax", "scan", times=(2.0, 0.4, 0.4)),
             make_run("pytorch", "compile", times=(25.0, 0.9, 0.9)),
-            make_run("pytorch", "fullgraph", times=(30.0, 0.5, 0.5))]
+            make_run("pytorch", "fullgraph", times=(30.0, 0.5, 0.5)),
+            make_run("jax", "nnx", times=(3.0, 0.75, 0.75)),
+            make_run("jax", "nnx-split", times=(2.5, 0.625, 0.625))]
     b = built(runs)
     lines = weighed(report.render(b))
     section = next(s for s in b["sections"] if s["id"] == "versus")
@@ -397,12 +399,18 @@ def test_each_pair_weighs_the_one_thing_the_modes_table_says_it_changes():
             round(1 / 0.9, 4),
         ("Batch 64, what jax.jit buys (functional JAX)", "JAX step", "JAX nojit"): 30.0,
         ("Batch 64, what jax.jit buys (functional JAX)", "JAX scan", "JAX nojit"): 45.0,
-        ("Batch 64, a whole epoch in one call (compiled JAX)", "JAX scan", "JAX step"): 1.5}
+        ("Batch 64, a whole epoch in one call (compiled JAX)", "JAX scan", "JAX step"): 1.5,
+        # the paradigm square's JAX half (Flax NNX)
+        ("Batch 64, paradigm (both compiled JAX)", "JAX step", "JAX nnx"): 1.25,
+        ("Batch 64, framework (both object-oriented, compiled)", "JAX nnx", "PyTorch compile"): 1.2,
+        ("Batch 64, what NNX's object bookkeeping costs per step (Flax NNX)", "JAX nnx-split", "JAX nnx"):
+            1.2}
     # single runs: every one of them is "not enough evidence", and none says "faster than"
     assert {c.verdict for f in section["findings"] for c in f.comparisons} == {NOT_ENOUGH}
     assert not any("faster than" in line for line in lines)
-    # every pair the table names, once, and nothing else: 2 func, 4 fullgraph, 1 compile, 1 step, 2 scan
-    assert len(lines) == 10
+    # every pair the table names, once, and nothing else: 2 func, 4 fullgraph, 1 compile, 1 step, 2 scan,
+    # 2 nnx, 1 nnx-split
+    assert len(lines) == 13
     # the break-even of what compiling buys stays in the JIT section
     assert [(f["against"], f["outcome"]) for f in figures(b, "outcome")
             if f["configuration"] == "PyTorch fullgraph"] == [("PyTorch func", "breaks even")]
