@@ -32,6 +32,29 @@ def versus_findings(stats):
     return [f for _, f in sorted(out, key=lambda t: t[0])]
 
 
+def paradigm_square(stats):
+    """Paradigm by framework: per setting and framework, the fastest mode of each paradigm and its
+    steady epoch ("-" where none ran), as (header, rows); None where no framework ran both
+    paradigms. The findings above it weigh the pairs one thing at a time."""
+    paradigms = (modes.FUNCTIONAL, modes.OBJECT_ORIENTED)
+    timed = [c for c in stats if stats[c].steady is not None]
+    rows = []
+    for same in group_by(timed, setting).values():
+        cells = {(c.framework, p): fastest([o for o in same if o.framework == c.framework
+                                            and modes.mode(o.mode).paradigm == p], stats)
+                 for c in same for p in paradigms}
+        if not any(all(cells[f, p] for p in paradigms) for f, _ in cells):
+            continue
+        c = same[0]
+        for framework in dict.fromkeys(o.framework for o in same):
+            shown = [cells[framework, p] for p in paradigms]
+            rows.append([f"{c.batch_size}{setting_note(c.precision, c.hidden)}", modes.FRAMEWORKS[framework]]
+                        + [f"{o.mode} {fmt_time(stats[o].steady)}" if o else "-" for o in shown])
+    if not rows:
+        return None
+    return ["Batch Size", "Framework", "Functional (fastest mode)", "Object-oriented (fastest mode)"], rows
+
+
 def unroll_findings(stats):
     """Scan's steady epoch per unroll, and the fastest against the least unrolled."""
     out = []

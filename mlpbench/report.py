@@ -165,7 +165,7 @@ def build(runs, meta):
                 section("aa", "A/A: one configuration as both arms (--aa)", comparisons.aa_findings(stats)),
                 section("versus", "One thing at a time: paradigm, framework, compiling, settings",
                         comparisons.versus_findings(stats) + comparisons.unroll_findings(stats)
-                        + comparisons.precision_findings(stats)),
+                        + comparisons.precision_findings(stats), comparisons.paradigm_square(stats)),
                 section("threads", "Threads: what more cores buy (--threads)",
                         comparisons.thread_findings(stats)),
                 section("widths", "Model width: where the framework stops mattering (size_map.png)",
