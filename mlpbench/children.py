@@ -44,6 +44,25 @@ def tail(path, lines=15):
     return "\n".join(text[-lines:])
 
 
+# How often the controller looks for a child's next line: far below an epoch, so a record is
+# read within this of its arrival.
+POLL_S = 0.02
+
+
+def next_line(lines, deadline):
+    """The reader thread's next line, or queue.Empty at the deadline. Polled, not waited on: an
+    exception raised by a signal handler (SIGTERM's, Ctrl-C's) inside Condition.wait, which
+    queue.get blocks in, can leave its lock released and surface as "release unlocked lock"
+    instead of the signal; raised from time.sleep, it propagates as it is."""
+    while True:
+        try:
+            return lines.get_nowait()
+        except queue.Empty:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(POLL_S)
+
+
 def run_child(command, timeout, epochs, on_epoch):
     """Run one trainer, reading its records as they come. Returns (records, error, stderr tail)."""
     records, error = [], None
@@ -59,7 +78,7 @@ def run_child(command, timeout, epochs, on_epoch):
         try:
             while True:
                 try:
-                    line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                    line = next_line(lines, deadline)
                 except queue.Empty:
                     error = f"timed out after {timeout:g} s"
                     break
