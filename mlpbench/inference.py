@@ -16,7 +16,7 @@ EQUIVALENCE_LEVEL = 0.90
 POWER = 0.80  # what "a ratio this machine would detect" means: called faster this often
 WELCH = "Welch t-interval of the log run times"
 HSU = "Welch t-interval of the log run times, Hsu's degrees of freedom (unequal run counts)"
-PAIRED = "paired t-interval of the log run times, paired by repeat"
+PAIRED = "t-interval of the log run times, paired by repeat"
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class RatioEstimate:
 
     def detectable_ratio(self, power=POWER, level=LEVEL):
         """The true ratio that an interval with this spread and these run counts calls faster with
-        probability `power` (docs/method.md, "What a run can detect")."""
+        probability `power` (docs/method.md, "The speed verdict")."""
         if self.se is None:
             return None
         return float(np.exp(detectable_log_ratio(self.se, self.df, power, level)))
