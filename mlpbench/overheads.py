@@ -8,22 +8,32 @@ from mlpbench.formatting import fmt_time, label, trend
 
 
 def jit_share_lines(stats):
-    """The JIT overhead as a share of training time, per mode across batch sizes, and which
-    way it moves as the batch grows."""
+    """The first epoch's overhead as a share of training time, per mode across batch sizes. For a
+    mode that compiles, that is its JIT, and which way its share moves as the batch grows; for one
+    that compiles nothing it is warm-up and noise (and can be negative), so no trend is built on
+    it. Nor on a JIT whose share is at or below zero somewhere: it is lost in the noise there."""
     out = []
     for same in group_by(stats, lambda c: c.key_except("batch_size")).values():
         rows = sorted((c.batch_size, stats[c]) for c in same
                       if stats[c].jit is not None and stats[c].train_time)
         if not rows:
             continue
+        compiled = modes.mode(same[0].mode).compiled
         shares = [100 * s.jit / s.train_time for _, s in rows]
-        text = f"{label(same[0])}: JIT overhead " + ", ".join(
-            f"{fmt_time(s.jit)} = {share:.1f}% of training at batch {b}"
-            for (b, s), share in zip(rows, shares, strict=True))
-        if len(rows) > 1:
-            text += f"; the share {trend(shares)} as the batch grows"
+        overheads = ", ".join(f"{fmt_time(s.jit)} = {share:.1f}% of training at batch {b}"
+                              for (b, s), share in zip(rows, shares, strict=True))
+        trend_ = trend(shares) if compiled and len(rows) > 1 and min(shares) > 0 else None
+        if compiled:
+            text = f"{label(same[0])}: JIT overhead {overheads}"
+            if trend_:
+                text += f"; the share {trend_} as the batch grows"
+            elif len(rows) > 1:
+                text += "; at or below zero at some batch size, so within the noise there"
+        else:
+            text = (f"{label(same[0])} compiles nothing: its first epoch over its steady ones, "
+                    f"warm-up and noise, {overheads}")
         out.append(Finding(text + ".", figures={
-            "configuration": label(same[0]), "trend": trend(shares) if len(rows) > 1 else None,
+            "configuration": label(same[0]), "kind": "jit" if compiled else "warm-up", "trend": trend_,
             "by_batch_size": [{"batch_size": b, "jit_s": s.jit, "share_pct": share}
                               for (b, s), share in zip(rows, shares, strict=True)]}))
     return out

@@ -245,7 +245,25 @@ def test_jit_share_and_its_trend_across_batch_sizes():
     [jax] = [f for f in figures(built(runs), "by_batch_size") if f["configuration"] == "JAX step"]
     assert jax["by_batch_size"] == [{"batch_size": 64, "jit_s": 1.0, "share_pct": pytest.approx(100 / 7)},
                                     {"batch_size": 256, "jit_s": 1.0, "share_pct": 25.0}]
-    assert jax["trend"] == "rises"
+    assert jax["trend"] == "rises" and jax["kind"] == "jit"
+
+
+def test_a_mode_that_compiles_nothing_has_warm_up_and_a_jit_lost_in_noise_no_trend():
+    """PyTorch eager's first epoch over its steady ones is warm-up and noise, negative at times:
+    never called JIT, never given a trend. A JIT at or below zero somewhere gets no trend either."""
+    runs = [make_run("jax", "step", batch=64, times=(2.5, 2.0, 2.0)),
+            make_run("jax", "step", batch=256, times=(0.9, 1.0, 1.0)),
+            make_run("pytorch", "eager", batch=64, times=(2.2, 2.0, 2.0)),
+            make_run("pytorch", "eager", batch=256, times=(0.9, 1.0, 1.0))]
+    b = built(runs)
+    found = {f["configuration"]: f for f in figures(b, "by_batch_size")}
+    assert (found["PyTorch eager"]["kind"], found["PyTorch eager"]["trend"]) == ("warm-up", None)
+    assert (found["JAX step"]["kind"], found["JAX step"]["trend"]) == ("jit", None)
+    lines = [f.text for s in b["sections"] if s["id"] == "jit" for f in s["findings"]]
+    eager = next(line for line in lines if line.startswith("PyTorch eager"))
+    assert "JIT" not in eager and "warm-up" in eager and "as the batch grows" not in eager
+    step = next(line for line in lines if line.startswith("JAX step"))
+    assert "as the batch grows" not in step and "within the noise" in step
 
 
 def test_a_recompile_after_epoch_1_is_a_finding():
