@@ -16,7 +16,11 @@ PRECISION_HELP = "fp32 matmuls, or TF32 allowed on GPUs"
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Bad flags get one line on stderr and exit 2, not a usage dump."""
+    """Bad flags get one line on stderr and exit 2, not a usage dump. No abbreviations: a prefix
+    that one flag has today (--epoch for --epochs) would mean another tomorrow."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")

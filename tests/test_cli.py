@@ -158,3 +158,14 @@ def test_a_width_sweep_that_cannot_fit_is_refused_before_its_first_run(tmp_path,
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "784-300000-300000-10 model needs at least" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run_meta.json").exists()
+
+
+@pytest.mark.parametrize("framework", ["JAX", "PyTorch"])
+def test_abbreviated_flags_are_refused(framework, capsys, tmp_path):
+    import compare_results
+    with pytest.raises(SystemExit) as exit_info:
+        cli.parse_trainer_args(cli.trainer_parser(framework), ["--epoch", "2"])
+    assert exit_info.value.code == 2 and "unrecognized arguments: --epoch 2" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        compare_results.parse_args(["--repeat", "2", "--out-dir", str(tmp_path)])
+    assert exit_info.value.code == 2 and "--repeat" in capsys.readouterr().err
