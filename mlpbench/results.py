@@ -131,6 +131,22 @@ def spec_key(spec, start):
                     **start_columns(run), **run_columns(run)})
 
 
+def check_epoch_rows(folder, spec, records, finished):
+    """A run's epoch rows are epochs 1, 2, ... in order, all that its start record announced when
+    it finished: a folder that lost or doubled rows would rebuild into a summary that silently
+    drops what they held (a parity finding, a run's steady time). Raises ResultsError."""
+    if not records:
+        return
+    epochs = [r["epoch"] for r in records[1:]]
+    announced = records[0].get("epochs")
+    whole = list(range(1, (announced if finished else len(epochs)) + 1))
+    if epochs != whole:
+        raise ResultsError(f"{folder}/benchmark_results.csv: run {spec.framework} {spec.mode} batch "
+                           f"{spec.batch_size} seed {spec.seed} repeat {spec.repeat} has epoch rows "
+                           f"{epochs or 'none'} where its records announce {announced}: rows were lost or "
+                           "doubled, so the folder cannot be rebuilt")
+
+
 def read_results(folder):
     """(runs, meta) of a results folder, as the controller had them when it wrote the folder: each
     run's spec, machine and outcome from run_meta.json, its start and end records too, its epoch
@@ -165,6 +181,7 @@ def read_results(folder):
                 raise ResultsError(f"{folder}/benchmark_results.csv: more epoch rows than run "
                                    f"{spec.framework} {spec.mode} seed {spec.seed} repeat {spec.repeat} "
                                    "had; two runs cannot be told apart")
+            check_epoch_rows(folder, spec, records, finished=entry.get("end_record") is not None)
         records += [r for r in (entry.get("end_record"),) if r]
         runs.append(Run(spec, records, **{k: entry.get(k) for k in RUN_FIELDS}))
     if i != len(rows):

@@ -16,6 +16,7 @@ from mlpbench.formatting import label
 from mlpbench.modes import FRAMEWORKS
 from mlpbench.records import EXIT_OK
 from mlpbench.report import SCHEMA_VERSION
+from mlpbench.results import ResultsError, read_results
 
 # The facts that make two folders' runs come from different machines, not just other settings.
 MACHINE_FACTS = ("cpu", "cores", "cpu_extensions", "gpu")
@@ -86,6 +87,10 @@ def check_schema(path, written, remedy):
 def load(folder):
     folder = Path(folder)
     summary, path = read_summary(folder), folder / "summary.json"
+    try:  # the records the summary came from are whole: no run lost or doubled a CSV row
+        read_results(folder)
+    except ResultsError as e:
+        raise SavedError(str(e)) from None
     try:
         stats = {}
         for entry in summary["configurations"]:

@@ -133,6 +133,38 @@ def test_compare_says_when_the_machines_differ(two_folders, tmp_path, capsys):
     assert saved.Difference("cpu", old_cpu, "Other CPU") in result.settings
 
 
+def cut_epoch_rows(folder, first=1, last=2):
+    """A results folder that lost CSV rows: its first run's epochs 2.. cut out."""
+    path = folder / "benchmark_results.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:first + 1] + lines[last + 1:]))
+
+
+def double_an_epoch_row(folder):
+    path = folder / "benchmark_results.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:3] + lines[2:3] + lines[3:]))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (cut_epoch_rows, "run jax step batch 100 seed 0 repeat 1 has epoch rows [1, 3, 4] where its records "
+                     "announce 4: rows were lost or doubled"),
+    (double_an_epoch_row, "more epoch rows than run jax step seed 0 repeat 1 had")])
+def test_from_refuses_a_folder_that_lost_or_doubled_rows_in_one_line(two_folders, tmp_path, capsys,
+                                                                      damage, message):
+    """Cut epoch rows out of one run, or double one: --from says which run and exits 2, and
+    writes nothing (the summary would silently drop what the rows held)."""
+    old, _ = two_folders
+    broken = tmp_path / "broken"
+    shutil.copytree(old, broken)
+    damage(broken)
+    with pytest.raises(SystemExit) as stop:
+        compare_results.main(["--from", str(broken), "--out-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and len(err) == 1 and message in err[0]
+    assert not (tmp_path / "out" / "summary.md").exists()
+
+
 @pytest.mark.parametrize(
     "damage, message",
     [
@@ -159,6 +191,7 @@ def test_compare_says_when_the_machines_differ(two_folders, tmp_path, capsys):
             ),
             "holds no finished configuration",
         ),
+        (cut_epoch_rows, "rows were lost or doubled, so the folder cannot be rebuilt"),
     ],
 )
 def test_compare_a_folder_it_cannot_read_is_one_line_and_exit_2(two_folders, capsys, damage, message):
