@@ -184,12 +184,16 @@ def setting_differences(old, new):
 
 
 def framework_differences(old, new):
+    """A framework's facts that differ, where both folders ran it: a fact one folder recorded and
+    the other did not (a thread count, Flax's version) is a difference too. A framework one folder
+    did not run has nothing to differ in."""
     out = []
     for framework in FRAMEWORKS:
         a, b = old.get(framework) or {}, new.get(framework) or {}
-        # Empty on one side: a framework one folder did not run, or a fact its runs predate.
-        out += [Difference(fact, a[fact], b[fact], framework) for fact in dict.fromkeys([*a, *b])
-                if a.get(fact) not in (None, []) and b.get(fact) not in (None, []) and a[fact] != b[fact]]
+        if not a.get("version") or not b.get("version"):
+            continue
+        out += [Difference(fact, a.get(fact), b.get(fact), framework) for fact in dict.fromkeys([*a, *b])
+                if (a.get(fact) or None) != (b.get(fact) or None)]
     return out
 
 

@@ -316,3 +316,20 @@ def test_thread_findings_weigh_each_count_against_the_fewest():
     # the speed findings weigh the frameworks at one thread count at a time
     speed = [f.text for f in built["sections"][0]["findings"] if "faster than PyTorch" in f.text]
     assert len(speed) == 2 and "(1 thread)" in speed[0] and "(2 threads)" in speed[1]
+
+
+def test_a_fact_recorded_in_one_folder_only_is_a_difference_and_a_gpu_is_another_machine():
+    """A GPU against none, an environment variable set on one side, a thread count one folder's
+    runs recorded: each is listed; a framework only one folder ran has nothing to differ in."""
+    base = {"cpu": "AMD EPYC", "cores": 2, "cpu_extensions": ["avx2"], "gpu": None, "env": {},
+            "frameworks": {"jax": {"version": ["0.10.2"], "threads": []},
+                           "pytorch": {"version": [], "threads": []}}}
+    other = {**base, "gpu": "NVIDIA H100", "env": {"XLA_FLAGS": "--xla_gpu_autotune_level=0"},
+             "frameworks": {"jax": {"version": ["0.10.2"], "threads": [2]},
+                            "pytorch": {"version": ["2.14.1"], "threads": [2]}}}
+    old, new = saved.Saved("old", {}, base), saved.Saved("new", {}, other)
+    differences = saved.setting_differences(old, new)
+    assert list(differences) == [saved.Difference("gpu", None, "NVIDIA H100"),
+                                 saved.Difference("env XLA_FLAGS", None, "--xla_gpu_autotune_level=0"),
+                                 saved.Difference("threads", [], [2], "jax")]
+    assert saved.SavedComparison(old, new, (), differences, (), (), ()).different_machines
