@@ -89,7 +89,7 @@ def parse_args(argv=None):
     parser.add_argument("--out-dir", type=Path, default=None,
                         help="output folder (default: results, or with --from its folder)")
     parser.add_argument("--aa", action="store_true",
-                        help="A/A test: one mode's configurations each run as two arms, A B then B A, and "
+                        help="A/A test: one mode's configurations each run as two arms, side by side, and "
                              "compared like two configurations: what this machine's noise calls faster")
     parser.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="DIR",
                         help="run nothing: rewrite DIR's summary and plots from its benchmark_results.csv "

@@ -108,7 +108,8 @@ def aa_findings(stats):
                 f"the interval just excludes 1: {e.ratio_that_excludes_1():.3f}x)." if e.se is not None else
                 " With one run a side no ratio can be called faster: run --repeats 3 or more.")
         out.append(finding(f"Batch {a.batch_size}{setting_note(a.precision, a.hidden)}, A/A (one "
-                           "configuration as both arms, A B in one repeat, B A in the next): ", c, tail))
+                           "configuration as both arms, side by side, each first in half the repeats): ",
+                           c, tail))
     return out
 
 

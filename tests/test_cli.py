@@ -169,3 +169,8 @@ def test_abbreviated_flags_are_refused(framework, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         compare_results.parse_args(["--repeat", "2", "--out-dir", str(tmp_path)])
     assert exit_info.value.code == 2 and "--repeat" in capsys.readouterr().err
+
+
+def test_nnx_split_over_a_loader_is_refused_in_one_line():
+    """nnx-split steps over arrays gathered on the device: --input loader is refused."""
+    assert_one_line_exit_2(run_main("assignment_1JAX.py", "--mode", "nnx-split", "--input", "loader"))

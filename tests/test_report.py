@@ -136,6 +136,16 @@ def test_cold_and_warm_runs_of_one_repeat_are_not_paired():
     assert compare(*same, same).estimate.method == PAIRED
 
 
+def test_the_paired_runs_decide_which_side_is_faster_when_a_partner_is_missing():
+    """JAX's third run failed: over all runs PyTorch looks faster, but the two repeats both ran
+    say JAX is. The comparison names the side its pairs show, with a ratio of 1 or more."""
+    runs = (steady_runs("jax", "step", [1.00, 1.02])
+            + steady_runs("pytorch", "eager", [1.10, 1.12, 0.50]))
+    c = weighs(built(runs, epochs=4, repeats=3), "JAX step", "PyTorch eager")
+    assert label(c.fast) == "JAX step" and c.estimate.pairs == 2 and c.ratio >= 1
+    assert c.ratio == pytest.approx(math.sqrt(1.10 / 1.00 * 1.12 / 1.02))
+
+
 def test_overlapping_runs_are_not_enough_evidence():
     fast, slow = [0.50, 0.70, 0.55], [0.60, 0.52, 0.75]
     c = weighs(built(steady_runs("jax", "step", fast) + steady_runs("pytorch", "eager", slow), epochs=4,
