@@ -97,8 +97,10 @@ def test_compare_weighs_each_matched_configuration_after_what_differs(two_folder
         assert pair["new_over_old"] == pytest.approx(sps.gmean(b) / sps.gmean(a))
         slow, fast = (a, b) if sps.gmean(a) > sps.gmean(b) else (b, a)
         c = pair["comparison"]
-        ci = sps.ttest_ind(np.log(slow), np.log(fast), equal_var=False).confidence_interval(0.95)
-        assert c["interval"] == pytest.approx([math.exp(ci.low), math.exp(ci.high)])
+        # Welch's standard error (scipy's Welch t-test) with Hsu's count, the smaller side less one
+        welch = sps.ttest_ind(np.log(slow), np.log(fast), equal_var=False)
+        half = sps.t.ppf(0.975, min(len(slow), len(fast)) - 1) * math.log(c["ratio"]) / welch.statistic
+        assert c["interval"] == pytest.approx([c["ratio"] * math.exp(-half), c["ratio"] * math.exp(half)])
         assert c["verdict"] == verdict_of(log_ratio(slow, fast))
         assert {c["fast"], c["slow"]} == {"one", "two"}
         assert pair["sentence"].startswith(
