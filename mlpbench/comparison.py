@@ -205,11 +205,10 @@ def weigh(a, sa, b, sb, names=(), paired=True):
         raise ValueError(f"{label(a)} or {label(b)} has no steady epoch to compare")
     sides = [(a, sa, names[:1]), (b, sb, names[1:])]
     (fast, sf, nf), (slow, ss, ns) = sorted(sides, key=lambda side: side[1].steady)
-    pair = paired and a.cache == b.cache
-    estimate, verdict = judge(ss.steadies, sf.steadies, *((ss.blocks, sf.blocks) if pair else ((), ())))
+    blocks = (ss.blocks, sf.blocks) if paired and a.cache == b.cache else ((), ())
+    estimate, verdict = judge(ss.steadies, sf.steadies, *blocks)
     if estimate.ratio < 1:  # paired without a run whose partner failed: the pairs decide the sides
-        (fast, sf, nf), (slow, ss, ns) = (slow, ss, ns), (fast, sf, nf)
-        estimate, verdict = judge(ss.steadies, sf.steadies, *((ss.blocks, sf.blocks) if pair else ((), ())))
+        (fast, sf, nf), (slow, ss, ns), estimate = (slow, ss, ns), (fast, sf, nf), estimate.inverted()
     return Comparison(fast, slow, sf.steady, ss.steady, estimate, verdict, runs=(sf.runs, ss.runs),
                       steady_epochs=(sf.steady_epochs, ss.steady_epochs),
                       busy_runs=sf.busy_runs + ss.busy_runs,
