@@ -29,7 +29,7 @@
 #
 # --smoke runs every part (or the PARTs named) with tiny settings, one batch size and one repeat,
 # on whatever device there is, all sharing one warm compile cache: the test suite runs it on the
-# CPU so that the script cannot rot between GPU sessions. --plan runs nothing: it prints each part's
+# CPU so that the script cannot rot between GPU runs. --plan runs nothing: it prints each part's
 # command, one line each (NAME, a tab, the command), for a test to check every flag against the
 # tools' own parsers. Under --smoke, the part "all" runs every mode cold except fullgraph, and each
 # compiler warm once: torch.compile's object-oriented step cold only, its functional step warm
