@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mlpbench import cli, data, model, modes, saved
 from mlpbench.children import LoadMeter, Progress, run_child
-from mlpbench.machine import best_probes, cpu_extensions, cpu_name, framework_env, gpu_facts, gpu_memory_bytes
+from mlpbench.machine import best_probes, cpu_extensions, cpu_id, cpu_name, framework_env, gpu_facts, gpu_memory_bytes
 from mlpbench.outputs import write_outputs
 from mlpbench.plan import plan
 from mlpbench.records import EXIT_ERROR, EXIT_OK, Run, RunSpec
@@ -312,6 +312,7 @@ def main(argv=None):
     meta = {"command": [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)],
             "python": platform.python_version(), "platform": platform.platform(),
             "cpu": cpu_name(), "cpu_count": os.cpu_count(), "cpu_extensions": cpu_extensions(),
+            "cpu_id": cpu_id(),
             "env": framework_env(),
             "gpu": gpu_facts() if args.device != "cpu" else None,
             "start_time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),

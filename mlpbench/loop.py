@@ -9,7 +9,7 @@ import numpy as np
 
 from mlpbench import data
 from mlpbench.cli import log
-from mlpbench.machine import cpu_extensions, framework_env, peak_rss_bytes
+from mlpbench.machine import cpu_extensions, cpu_id, framework_env, peak_rss_bytes
 from mlpbench.model import flops_per_sample, layer_sizes
 from mlpbench.records import EPOCH_EXTRAS, emit
 
@@ -65,7 +65,7 @@ def start_record(args, framework, version, device, train_samples, **extras):
             "workers": args.workers if args.input == "loader" else None,
             "compile_cache": args.compile_cache, "layer_sizes": list(layer_sizes(args.hidden)),
             "flops_per_sample": flops_per_sample(layer_sizes(args.hidden)),
-            "cpu_extensions": cpu_extensions(), "env": framework_env(), **extras}
+            "cpu_extensions": cpu_extensions(), "cpu_id": cpu_id(), "env": framework_env(), **extras}
 
 
 def run_epochs(trainer: Trainer, start: dict):

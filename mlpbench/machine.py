@@ -36,6 +36,18 @@ FRAMEWORK_ENV = ("XLA_", "JAX_", "TF_CPP_", "TORCH", "OMP_", "MKL_", "KMP_", "OP
                  "CUDA_VISIBLE_DEVICES")
 
 
+def cpu_id():
+    """The CPU's vendor, family, model and stepping as /proc/cpuinfo gives them: two CPUs sold
+    under one name ("AMD EPYC" is Zen 4 at family 25 and Zen 5 at family 26) are told apart
+    here; None off Linux."""
+    fields = {k: proc_field("/proc/cpuinfo", key) for k, key in
+              (("vendor", "vendor_id"), ("family", "cpu family"), ("model", "model\t"),
+               ("stepping", "stepping"))}
+    if fields["family"] is None:
+        return None
+    return {k: v if k == "vendor" or v is None or not v.isdigit() else int(v) for k, v in fields.items()}
+
+
 def cpu_extensions():
     """The CPU's vector extensions as /proc/cpuinfo lists them ("avx2", "avx512f", ...), or None
     where it is not there."""
