@@ -19,9 +19,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlpbench import cli, data, model, modes, saved
+from mlpbench import cli, compare_folders, data, model, modes
 from mlpbench.children import LoadMeter, Progress, run_child
-from mlpbench.machine import best_probes, cpu_extensions, cpu_id, cpu_name, framework_env, gpu_facts, gpu_memory_bytes
+from mlpbench.machine import (
+    best_probes,
+    cpu_extensions,
+    cpu_id,
+    cpu_name,
+    framework_env,
+    gpu_facts,
+    gpu_memory_bytes,
+)
 from mlpbench.outputs import write_outputs
 from mlpbench.plan import plan
 from mlpbench.records import EXIT_ERROR, EXIT_OK, Run, RunSpec
@@ -300,7 +308,7 @@ def main(argv=None):
     if args.from_dir:
         return rebuild(args)
     if args.compare:
-        return saved.main(*args.compare, args.out_dir)
+        return compare_folders.main(*args.compare, args.out_dir)
     try:
         data.load_mnist(args.data_dir)  # fetched and verified once, before any run
         if "loader" in args.input:

@@ -3,7 +3,7 @@ the method, the evidence on each side and the verdict (docs/design.md, "Statisti
 Every ratio the outputs print, in sentences, tables, summary.json and size_map.png, is read from a
 Comparison; decisions are taken on its numbers, never on formatted text."""
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -220,22 +220,3 @@ def fastest(configs, stats):
     """The configuration with the lowest steady time (its runs' geometric mean), or None."""
     timed = [c for c in configs if stats[c].steady is not None]
     return min(timed, key=lambda c: stats[c].steady) if timed else None
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A sentence of the summary, the comparisons it renders and the figures it states: the
-    sentence is how they read (fixed once, by the golden summary); tests and summary.json read
-    the numbers."""
-    text: str
-    comparisons: tuple = ()
-    figures: dict = field(default_factory=dict)
-
-    def as_dict(self):
-        return {"text": self.text, "comparisons": [c.as_dict() for c in self.comparisons],
-                "figures": self.figures}
-
-
-def finding(prefix, comparison, suffix=""):
-    """A Finding that is one comparison's sentence, after a prefix ("Batch 64: ")."""
-    return Finding(prefix + comparison.sentence() + suffix, (comparison,))

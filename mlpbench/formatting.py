@@ -67,3 +67,8 @@ def label(config, model=True):
 
 def threads_text(n):
     return f"{n} thread" + "s" * (n != 1)
+
+
+def words(setting):
+    """A setting as the command line gave it: one value, or several."""
+    return " ".join(map(str, setting)) if isinstance(setting, list) else str(setting)

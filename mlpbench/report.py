@@ -3,12 +3,23 @@ machine they ran on. Nothing here is written in advance."""
 import json
 import math
 
-from mlpbench import comparisons, findings, overheads, sweep
 from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats, config_of, group_by
-from mlpbench.comparison import Finding, comparable, compare, fastest
-from mlpbench.formatting import fmt, fmt_bytes, fmt_time, label, model_name
+from mlpbench.comparison import comparable, compare, fastest
+from mlpbench.findings import (
+    aa,
+    caches,
+    headline,
+    jit,
+    loader,
+    section,
+    threads,
+    versus,
+    warnings,
+    widths,
+)
+from mlpbench.formatting import fmt, fmt_bytes, fmt_time, label, model_name, words
+from mlpbench.machine_section import machine_lines, setup
 from mlpbench.model import HIDDEN as DEFAULT_HIDDEN
-from mlpbench.modes import FRAMEWORKS
 
 MAIN_COLUMNS = ("Batch Size", "Framework", "First Epoch (JIT)", "Avg. Steady State", "JIT overhead",
                 "Samples/s", "GFLOP/s", "% of matmul peak", "Final Val Acc", "Test Acc", "Time to {target}",
@@ -83,43 +94,8 @@ def flops_text(stats):
         f"{model_name(h)}: {f / 1e6:.2f} MFLOP" for h, f in sorted(per_model.items())) + ")"
 
 
-def compile_table(stats):
-    """Epoch 1's first step split into what it is made of, per configuration."""
-    header = ["Batch Size", "Framework", "First step", "JAX trace", "JAX lower", "JAX compile",
-              "torch.compile", "Graphs", "Graph breaks", "From cache", "Recompiles after epoch 1"]
-
-    def cell(value, show=fmt_time):
-        return "-" if value is None else show(value)  # "-": the mode has no such stage
-    rows = []
-    for c, s in sorted(stats.items(), key=lambda kv: kv[0].batch_size):
-        rows.append([str(c.batch_size), label(c), fmt_time(s.first_step)]
-                    + [cell(v) for v in (s.jit_trace_s, s.jit_lower_s, s.jit_compile_s, s.compile_s)]
-                    + [cell(v, lambda x: f"{x:g}") for v in (s.graphs, s.graph_breaks, s.cache_hits,
-                                                              s.recompiles_late)])
-    return header, rows
-
-
-def words(setting):
-    """A setting as the command line gave it: one value, or several."""
-    return " ".join(map(str, setting)) if isinstance(setting, list) else str(setting)
-
-
-def width_findings(stats):
-    """The sweep's findings: the default pair's ratio by width, the fastest pair's where more
-    modes ran, the fit of step time against FLOPs, and the JIT's share by width."""
-    out = sweep.ratio_findings(stats)
-    if sweep.cells(stats, pair=None) != sweep.cells(stats):
-        out += sweep.ratio_findings(stats, pair=None)
-    return out + sweep.fit_findings(stats) + sweep.jit_width_findings(stats)
-
-
 def bullets(lines):
     return [f"- {line}" for line in lines]
-
-
-def as_finding(item):
-    """A section's entry as a Finding: a sentence without a comparison is one too."""
-    return item if isinstance(item, Finding) else Finding(item)
 
 
 TABLE_NOTE = ("First Epoch includes compilation and warm-up exactly as a user meets them; Avg. Steady "
@@ -128,11 +104,6 @@ TABLE_NOTE = ("First Epoch includes compilation and warm-up exactly as a user me
               "to {target:g} val acc is training time (epoch 1 included, evaluation not) until the end of "
               "the first epoch whose val accuracy reaches it, median over the runs that did; Peak RSS is "
               "the trainer process's peak resident memory.")
-
-
-def section(id_, title, items, table_=None):
-    """id_ names the section for code that looks for it (the title is for readers)."""
-    return {"id": id_, "title": title, "table": table_, "findings": [as_finding(f) for f in items]}
 
 
 def epochs_text(epochs, stats):
@@ -151,31 +122,31 @@ def build(runs, meta):
     target, epochs = settings.get("target_acc", 0.85), settings["epochs"]
     groups, stats = all_stats(runs, peaks, target, meta.get("cpu_count"))
     seeds = settings.get("seeds") or [settings.get("seed", 0)]
-    warnings = (findings.device_warnings(stats) + findings.noise_warnings(runs, stats, meta.get("cpu_count"))
-                + findings.peak_warnings(stats))
+    warnings_ = (warnings.device_warnings(stats) + warnings.noise_warnings(runs, stats, meta.get("cpu_count"))
+                 + warnings.peak_warnings(stats))
     if meta.get("interrupted"):
-        warnings.insert(0, "WARNING: the benchmark was interrupted (Ctrl-C or SIGTERM): only the runs that "
+        warnings_.insert(0, "WARNING: the benchmark was interrupted (Ctrl-C or SIGTERM): only the runs that "
                         "finished before it are reported.")
     init = ("batch order and init shared by both frameworks" if settings["init"] == "shared"
             else "batch order shared, each framework's own init")
     sections = [section("findings", "Findings",
-                        findings.speed_findings(stats) + findings.accuracy_findings(groups, settings)
-                        + findings.time_to_accuracy_findings(stats, target, epochs)
-                        + findings.parity_findings(groups, settings) + findings.rate_finding(stats, peaks)),
-                section("aa", "A/A: one configuration as both arms (--aa)", comparisons.aa_findings(stats)),
+                        headline.speed_findings(stats) + headline.accuracy_findings(groups, settings)
+                        + headline.time_to_accuracy_findings(stats, target, epochs)
+                        + headline.parity_findings(groups, settings) + headline.rate_finding(stats, peaks)),
+                section("aa", "A/A: one configuration as both arms (--aa)", aa.aa_findings(stats)),
                 section("versus", "One thing at a time: paradigm, framework, compiling, settings",
-                        comparisons.versus_findings(stats) + comparisons.unroll_findings(stats)
-                        + comparisons.precision_findings(stats), comparisons.paradigm_square(stats)),
+                        versus.versus_findings(stats) + versus.unroll_findings(stats)
+                        + versus.precision_findings(stats), versus.paradigm_square(stats)),
                 section("threads", "Threads: what more cores buy (--threads)",
-                        comparisons.thread_findings(stats)),
+                        threads.thread_findings(stats)),
                 section("widths", "Model width: where the framework stops mattering (size_map.png)",
-                        width_findings(stats) if len({c.hidden for c in stats}) > 1 else []),
+                        widths.width_findings(stats) if len({c.hidden for c in stats}) > 1 else []),
                 section("jit", "The JIT: what it costs and when it pays",
-                        overheads.jit_share_lines(stats) + overheads.break_even_lines(stats)
-                        + overheads.recompile_findings(stats), compile_table(stats)),
-                section("caches", "Cold and warm compilation caches", overheads.cache_findings(stats)),
+                        jit.jit_share_lines(stats) + jit.break_even_lines(stats)
+                        + jit.recompile_findings(stats), jit.compile_table(stats)),
+                section("caches", "Cold and warm compilation caches", caches.cache_findings(stats)),
                 section("loader", "Input pipeline: torch DataLoader vs device-resident batches",
-                        overheads.loader_findings(stats))]
+                        loader.loader_findings(stats))]
     failed = [f"{label(config_of(r))}, batch {r.spec.batch_size}, seed {r.spec.seed}, "
               + ("the cache-filling run" if r.spec.purpose == "fill" else f"repeat {r.spec.repeat}")
               + f": {r.error} (stderr tail in run_meta.json)" for r in runs if r.error]
@@ -183,7 +154,7 @@ def build(runs, meta):
         failed.append("the benchmark was interrupted: only the runs above the interruption are reported")
     sections = [s for s in sections if s["findings"] or s["table"]]
     return {"schema_version": SCHEMA_VERSION,
-            "title": f"JAX vs PyTorch: {models_title(stats)} on MNIST", "warnings": warnings,
+            "title": f"JAX vs PyTorch: {models_title(stats)} on MNIST", "warnings": warnings_,
             "settings": f"{epochs_text(epochs, stats)}, {init} (`--init {settings['init']}`), "
                         f"`--precision {words(settings['precision'])}`, lr {settings['lr']}, "
                         f"seed(s) {', '.join(map(str, seeds))}; "
@@ -195,7 +166,7 @@ def build(runs, meta):
             "machine": machine_lines(runs, meta), "setup": setup(runs, meta), "failed": failed,
             "configurations": [{**c._asdict(), "label": label(c), **s.as_dict()}
                                for c, s in stats.items()],
-            "sweep": sweep.data(stats)}
+            "sweep": widths.data(stats)}
 
 
 def as_json(report):
@@ -227,97 +198,3 @@ def render(report):
 
 def summary(runs, meta):
     return render(build(runs, meta))
-
-
-def gpu_lines(gpu, starts):
-    """The GPU as nvidia-smi gave it, and the CUDA each framework's runs reported."""
-    if not gpu:
-        return []
-    cuda = sorted({f"{FRAMEWORKS[s['framework']]} {s['cuda']}" for s in starts if s.get("cuda")})
-    return [f"GPU: {gpu['name']} ({gpu['memory']}), driver {gpu['driver_version']} "
-            f"(CUDA {gpu['cuda_driver']} supported)"
-            + (f"; CUDA as the frameworks report it: {', '.join(cuda)}" if cuda else "")]
-
-
-def probe_readings(probe):
-    """Which readings the peak came from: before the runs, after them, or the better of both
-    (one probe only, without `readings`, for runs too short to drift)."""
-    if "readings" not in probe:
-        return ""
-    before, after = probe["readings"]
-    if before is None:
-        return "; read after the runs only: the probe before them failed"
-    if after is None:
-        return "; read before the runs only: the probe after them failed"
-    return f"; the better of {before:.1f} before the runs and {after:.1f} after"
-
-
-def framework_env(meta, starts):
-    """The environment variables that change either framework, as the runs and the controller
-    recorded them."""
-    return {k: v for s in starts for k, v in (s.get("env") or {}).items()} | (meta.get("env") or {})
-
-
-def kernel_lines(meta, starts):
-    """What decides the kernels: each framework's libraries, the CPU's vector extensions, and the
-    environment variables set that change either framework. Absent from runs that predate them."""
-    kernels = sorted({f"{FRAMEWORKS[s['framework']]}: {s['kernels']}" for s in starts if s.get("kernels")})
-    extensions = meta.get("cpu_extensions") or next((s["cpu_extensions"] for s in starts
-                                                     if s.get("cpu_extensions")), None)
-    env = framework_env(meta, starts)
-    lines = [f"kernels: {'; '.join(kernels)}"] if kernels else []
-    if extensions:
-        lines.append(f"CPU vector extensions: {', '.join(extensions)}")
-    if env:
-        lines.append("environment that changes the frameworks: "
-                     + ", ".join(f"{k}={v}" for k, v in sorted(env.items())))
-    return lines
-
-
-def setup(runs, meta):
-    """The machine and the settings the benchmark's runs share, as data: what --compare lists
-    where two results folders differ. Per framework, the values its runs reported."""
-    starts, settings = [r.start for r in runs if r.start], meta["settings"]
-    facts = {"cpu": meta.get("cpu"), "cores": meta.get("cpu_count"),
-             "cpu_extensions": meta.get("cpu_extensions") or [], "gpu": (meta.get("gpu") or {}).get("name"),
-             "python": meta.get("python"), "platform": meta.get("platform")}
-    facts["frameworks"] = {}
-    for framework in FRAMEWORKS:
-        mine = [s for s in starts if s["framework"] == framework]
-        facts["frameworks"][framework] = {
-            **{field.removeprefix("framework_"): sorted({s[field] for s in mine if s.get(field) is not None})
-               for field in ("framework_version", "kernels", "threads", "device_name", "flax_version")},
-            "matmul_peak_gflops": meta.get("probes", {}).get(framework, {}).get("gflops")}
-    facts["env"] = framework_env(meta, starts)
-    for key in ("epochs", "train_limit", "init", "lr", "seeds", "repeats", "target_acc"):
-        facts[key] = settings.get(key)
-    return facts
-
-
-def machine_lines(runs, meta):
-    starts = [r.start for r in runs if r.start]
-    versions = sorted({f"{FRAMEWORKS[s['framework']]} {s['framework_version']}" for s in starts}
-                      | {f"Flax {s['flax_version']}" for s in starts if s.get("flax_version")})
-    devices = sorted({f"{s['device_name']} ({s['device']})" for s in starts})
-    threads = {FRAMEWORKS[f]: sorted({s["threads"] for s in starts
-                                      if s["framework"] == f and s.get("threads")})
-               for f in FRAMEWORKS}  # JAX's: XLA's CPU pool; PyTorch's: torch.get_num_threads()
-    threads = ", ".join(f"{name} {counts}" for name, counts in threads.items() if counts)
-    lines = [f"device: {', '.join(devices) or 'n/a'}; host CPU {meta['cpu']}, {meta['cpu_count']} cores",
-             f"{meta['platform']}, Python {meta['python']}, {', '.join(versions) or 'no run finished'}"
-             + (f"; CPU threads: {threads}" if threads else ""),
-             f"precision {words(meta['settings']['precision'])}, init {meta['settings']['init']}",
-             *gpu_lines(meta.get("gpu"), starts), *kernel_lines(meta, starts),
-             f"command: `python {' '.join(meta['command'])}`, "
-             f"{meta['start_time']} to {meta.get('end_time', '?')}"]
-    for framework, probe in meta.get("probes", {}).items():
-        if "gflops" in probe:
-            lines.append(f"{FRAMEWORKS[framework]} fp32 matmul peak: {probe['gflops']:.1f} GFLOP/s "
-                         f"({probe['matmul_n']}^3 matmul, median of 5{probe_readings(probe)})")
-    loads = [r.load_avg_1m for r in runs if r.load_avg_1m is not None]
-    others = [r.other_cores for r in runs if r.other_cores is not None]
-    if loads:
-        lines.append(f"1-minute load average at the start of each run: {min(loads):.2f} to {max(loads):.2f}"
-                     + (f"; cores kept busy by other processes during the runs: {min(others):.2f} to "
-                        f"{max(others):.2f}" if others else ""))
-    return lines

@@ -64,14 +64,20 @@ def csv_rows(run):
     return rows
 
 
-def write_csv(path, runs):
+def csv_text(runs):
+    """benchmark_results.csv's text: the epoch rows of the timed runs."""
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for run in runs:
         if run.spec.purpose == "timed":
             writer.writerows(csv_rows(run))
-    write_atomic(path, lambda f: f.write(text.getvalue().encode()))
+    return text.getvalue()
+
+
+def write_csv(path, runs):
+    text = csv_text(runs)
+    write_atomic(path, lambda f: f.write(text.encode()))
 
 
 def describe(run):

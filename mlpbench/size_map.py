@@ -8,9 +8,9 @@ from matplotlib.colors import LogNorm, TwoSlopeNorm
 
 from mlpbench.aggregate import all_stats
 from mlpbench.comparison import NOT_ENOUGH, WITHIN_NOISE
+from mlpbench.findings.widths import cells, width
 from mlpbench.modes import FRAMEWORKS
 from mlpbench.plots import save  # also chooses matplotlib's Agg backend
-from mlpbench.sweep import cells, width
 
 
 def cell_text(cell):

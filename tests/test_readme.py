@@ -2,11 +2,11 @@
 appears, digit for digit and sign for sign, in a run or doc that point links to; every link of the
 README and docs/ leads to a file (and heading); every committed run is what today's code writes
 from its records, so a quoted figure can be traced to the epochs behind it."""
-import json
 import re
+import shutil
+from pathlib import Path
 
-from mlpbench import report, saved
-from mlpbench.results import read_results
+from mlpbench import machines_page, rebuild
 from support.helpers import ROOT
 
 LINK = re.compile(r"\]\(([^)\s]+)\)")
@@ -106,28 +106,42 @@ def test_every_folder_under_docs_runs_is_a_run_or_a_comparison():
 
 def test_every_committed_run_is_whole_and_what_todays_code_writes_from_its_records():
     """A run folder's summary is never edited by hand: rebuilt from its CSV and run_meta.json (what
-    `compare_results.py --from` does), it is unchanged. After a change of wording, rebuild them."""
+    `compare_results.py --from` does), it is unchanged. After a change of wording,
+    `python -m mlpbench.rebuild` rewrites them."""
     folders = committed_runs()
     assert len(folders) >= 10
     for folder in folders:
         assert all((folder / name).is_file() for name in RUN_FILES), folder.name
-        built = report.build(*read_results(folder))
-        assert report.render(built) == (folder / "summary.md").read_text(), folder.name
-        assert report.as_json(built) == (folder / "summary.json").read_text(), folder.name
+        for name, text in rebuild.run_texts(folder).items():
+            assert text == (folder / name).read_text(), f"{folder.name}/{name}"
 
 
 def test_every_committed_comparison_is_what_compare_writes_from_the_two_committed_runs():
     compared = sorted(p.parent for p in RUNS.glob("*/compare.md"))
     assert compared
     for folder in compared:
-        committed = json.loads((folder / "compare.json").read_text())
-        result = saved.compare_saved(RUNS / committed["old"], RUNS / committed["new"])
-        assert saved.render(result) == (folder / "compare.md").read_text(), folder.name
-        assert json.loads(json.dumps(result.as_dict())) == committed, folder.name
+        for name, text in rebuild.compare_texts(folder).items():
+            assert text == (folder / name).read_text(), f"{folder.name}/{name}"
 
 
-def test_the_machines_page_is_what_the_tool_writes_from_the_committed_runs(tmp_path):
+def test_the_machines_page_is_what_the_tool_writes_from_the_committed_runs():
     """docs/machines.md is never edited by hand: rewritten from docs/runs/, it is unchanged."""
-    from mlpbench import machines
-    machines.write(RUNS, tmp_path / "machines.md")
-    assert (tmp_path / "machines.md").read_text() == (ROOT / "docs" / "machines.md").read_text()
+    assert machines_page.text(RUNS) == (ROOT / "docs" / "machines.md").read_text()
+
+
+def test_the_rebuild_command_names_each_stale_file_and_rewrites_it_to_what_the_tests_expect(tmp_path, capsys):
+    root = tmp_path / "repo"
+    folder = RUNS / "2026-12-02-epyc-default"
+    copied = root / "docs" / "runs" / folder.name
+    shutil.copytree(folder, copied)
+    (copied / "summary.md").write_text((folder / "summary.md").read_text().replace("## Findings", "## Found"))
+    stale = {copied / "summary.md", root / "docs" / "machines.md",
+             root / "tests" / "golden" / "summary.md", root / "tests" / "golden" / "benchmark_results.csv"}
+    assert set(rebuild.stale(root)) == stale
+    (root / "tests" / "golden").mkdir(parents=True)
+    assert rebuild.main(["--check"], root) == 1 and not (root / "docs" / "machines.md").exists()
+    assert set(capsys.readouterr().out.split()) == {str(p.relative_to(root)) for p in stale}
+    assert rebuild.main([], root) == 0 and rebuild.stale(root) == {}
+    assert (copied / "summary.md").read_text() == (folder / "summary.md").read_text()
+    golden = Path("tests", "golden", "summary.md")
+    assert (root / golden).read_text() == (ROOT / golden).read_text()

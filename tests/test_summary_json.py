@@ -1,11 +1,9 @@
 """summary.json against its documented schema (docs/design.md, "summary.json") and against the CSV
 it was computed from; a results folder rebuilt with `--from`; an A/A benchmark with `--aa`. Real
 controller runs over the fake trainer (tests/support/fake_trainer.py): every process times differently."""
-import csv
 import json
 import math
 import shutil
-import statistics
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ from scipy import stats as sps
 import compare_results
 from mlpbench import model, report, results
 from mlpbench.comparison import VERDICTS, judge
+from support.csv_reading import read_csv, steadies_by_block
 from support.fabricate import golden_meta, golden_scenario, make_run
 from support.goldens import GOLDEN
 from support.helpers import use_fake_trainers
@@ -85,28 +84,6 @@ def validate(summary):
         for i, cell in enumerate(summary["sweep"][name]):
             check_fields(cell, CELL, f"sweep.{name}[{i}]")
             check_comparison(cell["comparison"], f"sweep.{name}[{i}].comparison")
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def steadies_by_block(rows):
-    """{(framework, mode, batch, width, arm): {(seed, repeat): the run's median of epochs 2..E}} from
-    the CSV alone."""
-    runs = {}
-    for r in rows:
-        width = int(r["hidden"].split("x")[0])
-        key = (r["framework"], r["mode"], int(r["batch_size"]), width, r["arm"] or None)
-        block = (int(r["seed"]), int(r["repeat"]))
-        runs.setdefault(key, {}).setdefault(block, []).append(float(r["epoch_time_s"]))
-    return {k: {b: statistics.median(times[1:]) for b, times in by_run.items()} for k, by_run in runs.items()}
-
-
-def steadies_from_csv(rows):
-    """{(framework, mode, batch, width, arm): [each run's median of epochs 2..E]} from the CSV alone."""
-    return {k: list(by_block.values()) for k, by_block in steadies_by_block(rows).items()}
 
 
 def interval_from_csv(slow, fast):

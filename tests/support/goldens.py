@@ -1,6 +1,6 @@
 """Golden files (tests/golden/): outputs captured before the code was reorganised. The layout
-may change; what a user reads may not. UPDATE_GOLDEN=1 rewrites them, only for a change of
-output that is meant."""
+may change; what a user reads may not. UPDATE_GOLDEN=1 rewrites the records of a real run, and
+`python -m mlpbench.rebuild` the rest, only for a change of output that is meant."""
 import json
 import os
 from pathlib import Path
@@ -9,13 +9,6 @@ import pytest
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
-
-
-def check_golden(name, text):
-    path = GOLDEN / name
-    if UPDATE:
-        path.write_text(text)
-    assert text == path.read_text(), f"{name} differs from tests/golden/{name}"
 
 
 TIMING = {"epoch_time_s", "first_step_s", "samples_per_s", "eval_time_s", "total_time_s", "jit_trace_s",

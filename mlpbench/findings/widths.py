@@ -1,14 +1,14 @@
-"""Where the framework stops mattering: figures and findings across model widths (docs/design.md,
-"Statistics and findings"). Per (width, batch) cell, PyTorch's steady epoch over JAX's; per framework, mode
-and batch size, a fit of step time = fixed cost + FLOPs / rate across the widths, which says
-which cells are dispatch-bound and which compute-bound; and how the JIT's share of training
-moves with the width."""
+"""The section "widths": where the framework stops mattering, across model widths. Per (width,
+batch) cell, PyTorch's steady epoch over JAX's; per framework, mode and batch size, a fit of
+step time = fixed cost + FLOPs / rate across the widths, which says which cells are dispatch-
+bound and which compute-bound; and how the JIT's share of training moves with the width."""
 from dataclasses import dataclass
 
 import numpy as np
 
 from mlpbench.aggregate import Config, group_by
-from mlpbench.comparison import NOT_ENOUGH, WITHIN_NOISE, Comparison, Finding, comparable, compare, fastest
+from mlpbench.comparison import NOT_ENOUGH, WITHIN_NOISE, Comparison, comparable, compare, fastest
+from mlpbench.findings import Finding
 from mlpbench.formatting import fmt_time, label, trend
 from mlpbench.model import flops_per_sample, layer_sizes
 
@@ -230,3 +230,12 @@ def data(stats):
                       "r_squared": f.r_squared,
                       "points": [{"width": w, "flops_per_step": x, "s_per_step": y} for w, x, y in f.points]}
                      for f in fits(stats)] if len({width(c) for c in stats}) > 1 else []}
+
+
+def width_findings(stats):
+    """The sweep's findings: the default pair's ratio by width, the fastest pair's where more
+    modes ran, the fit of step time against FLOPs, and the JIT's share by width."""
+    out = ratio_findings(stats)
+    if cells(stats, pair=None) != cells(stats):
+        out += ratio_findings(stats, pair=None)
+    return out + fit_findings(stats) + jit_width_findings(stats)

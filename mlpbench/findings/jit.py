@@ -1,9 +1,9 @@
-"""The summary's findings about what comes on top of the training itself: the JIT's share and
-when it pays, recompilations, compilation caches, and the DataLoader (docs/design.md,
-"Statistics and findings"). Sentences computed from the aggregated figures."""
+"""The section "jit": what compiling costs and when it pays. The first epoch's share of training,
+break-even against the uncompiled mode, recompilations, and the table of epoch 1's first step."""
 from mlpbench import modes
 from mlpbench.aggregate import group_by
-from mlpbench.comparison import WITHIN_NOISE, Finding, comparable, compare
+from mlpbench.comparison import WITHIN_NOISE, comparable, compare
+from mlpbench.findings import Finding
 from mlpbench.formatting import fmt_time, label, trend
 
 
@@ -96,47 +96,17 @@ def recompile_findings(stats):
             for c, s in stats.items() if s.recompiles_late]  # None or 0: nothing to report
 
 
-def cache_findings(stats):
-    out = []
-    for c, s in stats.items():
-        cold = c._replace(cache="cold")
-        if c.cache != "warm" or cold not in stats:
-            continue
-        k = stats[cold]
-        compile_key = "compile_s" if s.compile_s is not None else "jit_compile_s"
-        warm_compile, cold_compile = getattr(s, compile_key), getattr(k, compile_key)
-        text = (f"{label(cold)}, batch {c.batch_size}: first epoch {fmt_time(k.first)} cold, "
-                f"{fmt_time(s.first)} "
-                f"with a warm cache ({fmt_time(k.first - s.first)} saved")
-        if warm_compile is not None and cold_compile is not None:
-            text += f"; compile {fmt_time(cold_compile)} -> {fmt_time(warm_compile)}"
-        if s.cache_hits is not None:
-            text += f"; {s.cache_hits:g} program(s) read from the cache"
-        out.append(Finding(text + ").", figures={
-            "configuration": label(cold), "batch_size": c.batch_size, "first_cold_s": k.first,
-            "first_warm_s": s.first, "saved_s": k.first - s.first, "compile_cold_s": cold_compile,
-            "compile_warm_s": warm_compile, "cache_hits": s.cache_hits}))
-    return out
+def compile_table(stats):
+    """Epoch 1's first step split into what it is made of, per configuration."""
+    header = ["Batch Size", "Framework", "First step", "JAX trace", "JAX lower", "JAX compile",
+              "torch.compile", "Graphs", "Graph breaks", "From cache", "Recompiles after epoch 1"]
 
-
-def loader_findings(stats):
-    out = []
-    for c, s in stats.items():
-        device = c._replace(input="device")
-        if (c.input != "loader" or device not in stats or s.steady is None or stats[device].steady is None
-                or not comparable(c, device, stats)):
-            continue
-        d, extra = stats[device], s.steady - stats[device].steady
-        weighed = compare(c, device, stats)
-        sides = {device: "device-resident faster", c: "DataLoader faster"}
-        verdict = sides.get(weighed.faster, weighed.verdict)
-        out.append(Finding(f"Batch {c.batch_size}, {label(device)}: DataLoader input {fmt_time(s.steady)} "
-                           f"vs device-resident {fmt_time(d.steady)} per steady epoch: "
-                           f"{'+' if extra >= 0 else '-'}{fmt_time(abs(extra))} "
-                           f"per epoch, {extra / s.steps * 1e3:+.2f} ms per step ({s.steps} steps), "
-                           f"{extra / s.samples * 1e6:+.1f} µs per image; {weighed.ratio_of(c):.2f}x the "
-                           f"device-resident time ({verdict}: {weighed.evidence()}).",
-                           (weighed,), {"batch_size": c.batch_size, "extra_s_per_epoch": extra,
-                                        "extra_ms_per_step": extra / s.steps * 1e3,
-                                        "extra_us_per_image": extra / s.samples * 1e6}))
-    return out
+    def cell(value, show=fmt_time):
+        return "-" if value is None else show(value)  # "-": the mode has no such stage
+    rows = []
+    for c, s in sorted(stats.items(), key=lambda kv: kv[0].batch_size):
+        rows.append([str(c.batch_size), label(c), fmt_time(s.first_step)]
+                    + [cell(v) for v in (s.jit_trace_s, s.jit_lower_s, s.jit_compile_s, s.compile_s)]
+                    + [cell(v, lambda x: f"{x:g}") for v in (s.graphs, s.graph_breaks, s.cache_hits,
+                                                              s.recompiles_late)])
+    return header, rows

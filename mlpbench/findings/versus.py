@@ -1,11 +1,11 @@
-"""Findings that weigh one thing at a time: every pair of modes that the modes table weighs
-(paradigm against framework, what compiling or a CUDA graph buys), the sweep of scan's unroll,
-TF32 against strict fp32, thread counts, and A/A arms (docs/design.md, "Statistics and findings")."""
+"""The section "versus": one thing at a time. Every pair of modes that the modes table weighs
+(paradigm against framework, what compiling or a CUDA graph buys), the paradigm-by-framework
+square, the sweep of scan's unroll, and TF32 against strict fp32."""
 from mlpbench import modes
 from mlpbench.aggregate import group_by
-from mlpbench.comparison import Finding, comparable, compare, fastest, finding
+from mlpbench.comparison import comparable, compare, fastest
+from mlpbench.findings import Finding, finding
 from mlpbench.formatting import fmt_time, label, setting_note
-from mlpbench.inference import POWER
 
 
 def setting(c):
@@ -88,42 +88,4 @@ def precision_findings(stats):
                            compare(c, strict, stats),
                            f" Final val accuracy {s.val_acc:.4f} with TF32, "
                            f"{stats[strict].val_acc:.4f} strict."))
-    return out
-
-
-def aa_findings(stats):
-    """Each configuration that ran as two arms (--aa) against itself, with what this machine can
-    detect with these runs: the ratio it would call faster 80% of the time, and the critical
-    ratio, where the interval would just exclude 1."""
-    out = []
-    for a in stats:
-        b = a._replace(arm="B")
-        if (a.arm != "A" or b not in stats or stats[a].steady is None or stats[b].steady is None
-                or not comparable(a, b, stats)):
-            continue
-        c = compare(a, b, stats)
-        e = c.estimate
-        tail = (f" With these runs and this spread, this machine would call a true "
-                f"{e.detectable_ratio():.2f}x faster {100 * POWER:.0f}% of the time (critical ratio, where "
-                f"the interval just excludes 1: {e.ratio_that_excludes_1():.3f}x)." if e.se is not None else
-                " With one run a side no ratio can be called faster: run --repeats 3 or more.")
-        out.append(finding(f"Batch {a.batch_size}{setting_note(a.precision, a.hidden)}, A/A (one "
-                           "configuration as both arms, side by side, each first in half the repeats): ",
-                           c, tail))
-    return out
-
-
-def thread_findings(stats):
-    """Each configuration at its fewest threads against itself at each larger count (--threads):
-    what more cores buy each framework, per batch size."""
-    out = []
-    timed = [c for c in stats if c.threads and stats[c].steady is not None]
-    for same in group_by(timed, lambda c: c.key_except("threads")).values():
-        base, *more = sorted(same, key=lambda c: c.threads)
-        for c in more:
-            if not comparable(base, c, stats):
-                continue
-            name = label(base._replace(threads=None))
-            out.append(finding(f"Batch {c.batch_size}{setting_note(c.precision, c.hidden)}, {name}, "
-                               f"{base.threads} to {c.threads} threads: ", compare(c, base, stats)))
     return out

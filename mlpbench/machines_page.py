@@ -3,17 +3,14 @@ run folders committed under docs/runs/ (docs/design.md, "Machines side by side")
 CPU (or GPU): its facts as the runs recorded them, JAX against PyTorch per run, the thread sweep,
 the width map, and the saved comparisons (compare.json) measured on it; then the sections quoted
 from pasted summaries (docs/runs/quoted/*.md) for machines no committed run comes from yet.
-
-    python -m mlpbench.machines docs/runs docs/machines.md
-"""
+`python -m mlpbench.rebuild` writes it."""
 import json
-import sys
 from pathlib import Path
 
 from mlpbench import cli
+from mlpbench.compare_folders import SavedError, check_schema, read_summary
+from mlpbench.compare_folders import shown as listed
 from mlpbench.modes import FRAMEWORKS
-from mlpbench.saved import SavedError, check_schema, read_summary
-from mlpbench.saved import shown as listed
 
 
 def vector_isa(extensions):
@@ -144,7 +141,8 @@ def machine_section(entries, compares):
     return lines
 
 
-def write(runs_dir, out):
+def text(runs_dir):
+    """docs/machines.md's text, from the run and comparison folders under runs_dir."""
     runs_dir = Path(runs_dir)
     folders = read_folders(runs_dir)
     machines = group_by_machine(folders)
@@ -160,7 +158,7 @@ def write(runs_dir, out):
         if key is not None:
             compares.setdefault(key, []).append((path.parent, result))
     lines = ["# Machines side by side", "",
-             "Written by `python -m mlpbench.machines docs/runs docs/machines.md` from the run folders "
+             "Written by `python -m mlpbench.rebuild` from the run folders "
              "committed under [docs/runs/](runs/), one section per machine their runs recorded; the "
              "sections after them are quoted from pasted summaries, for machines no committed run comes "
              "from yet. Figures of one machine are never set against another's except through "
@@ -169,10 +167,4 @@ def write(runs_dir, out):
         lines += machine_section(entries, compares.get(key, [])) + [""]
     for quoted in sorted((runs_dir / "quoted").glob("*.md")):
         lines += [quoted.read_text().rstrip(), ""]
-    Path(out).write_text("\n".join(lines).rstrip() + "\n")
-
-
-if __name__ == "__main__":
-    if len(sys.argv) != 3:
-        sys.exit("usage: python -m mlpbench.machines RUNS_DIR OUT.md")
-    write(*sys.argv[1:])
+    return "\n".join(lines).rstrip() + "\n"

@@ -11,14 +11,14 @@ import pytest
 from scipy import stats as sps
 
 import compare_results
-from mlpbench import report, saved
+from mlpbench import compare_folders, report
 from mlpbench.comparison import verdict_of
 from mlpbench.formatting import label
 from mlpbench.inference import WELCH, log_ratio
 from mlpbench.machine import schedulable_cpus
+from support.csv_reading import read_csv, steadies_from_csv
 from support.fabricate import make_meta, make_run
 from support.helpers import run_main, skip_plots, use_fake_trainers
-from test_summary_json import read_csv, steadies_from_csv
 
 
 def benchmark(out, *flags):
@@ -129,10 +129,10 @@ def test_compare_says_when_the_machines_differ(two_folders, tmp_path, capsys):
     assert "CPU extensions only in one:" in printed
     pair_lines = [line for line in printed.splitlines() if line.startswith("- Batch ")]
     assert len(pair_lines) == 4 and all("Measured on different machines" in line for line in pair_lines)
-    result = saved.compare_saved(old, new)
+    result = compare_folders.compare_saved(old, new)
     assert result.different_machines
     old_cpu = json.loads((old / "summary.json").read_text())["setup"]["cpu"]
-    assert saved.Difference("cpu", old_cpu, "Other CPU") in result.settings
+    assert compare_folders.Difference("cpu", old_cpu, "Other CPU") in result.settings
 
 
 def cut_epoch_rows(folder, first=1, last=2):
@@ -221,7 +221,7 @@ def test_the_same_configuration_in_two_folders_gives_new_over_old(folders):
     """One command run twice: the same configurations, so only the folders tell the sides apart;
     folders of one name are told apart by their paths."""
     old, new = folders["a/results"], folders["b/results"]
-    result = saved.compare_saved(old, new)
+    result = compare_folders.compare_saved(old, new)
     assert (result.old.name, result.new.name) == (str(old), str(new))
     olds, news = (steadies_from_csv(read_csv(d / "benchmark_results.csv")) for d in (old, new))
     assert len(result.pairs) == 4
@@ -239,7 +239,7 @@ def test_the_same_configuration_in_two_folders_gives_new_over_old(folders):
 def test_a_folder_without_threads_matches_the_count_its_runs_used(folders):
     """Without --threads the fake trainer's runs, as the real ones on a 2-core machine, used 2."""
     default, sweep = folders["a/results"], folders["sweep"]
-    result = saved.compare_saved(default, sweep)
+    result = compare_folders.compare_saved(default, sweep)
     assert result.matched_on == ("batch_size", "framework", "mode", "threads")
     assert {(p.old.threads, p.new.threads) for p in result.pairs} == {(None, 2)} and len(result.pairs) == 4
     assert all(
@@ -251,10 +251,10 @@ def test_a_folder_without_threads_matches_the_count_its_runs_used(folders):
 def test_one_framework_per_folder_is_weighed_framework_against_framework(folders):
     """The framework is constant in each folder: a setting that differs, and the sentence names both sides."""
     jax, torch = folders["jax"], folders["torch"]
-    result = saved.compare_saved(jax, torch)
+    result = compare_folders.compare_saved(jax, torch)
     assert result.matched_on == ("batch_size",)
-    assert {saved.Difference("framework", "jax", "pytorch"),
-            saved.Difference("mode", "step", "eager")} <= set(result.settings)
+    assert {compare_folders.Difference("framework", "jax", "pytorch"),
+            compare_folders.Difference("mode", "step", "eager")} <= set(result.settings)
     assert [result.sentence(p).split(":")[0] for p in result.pairs] == [
         f"Batch {b}, JAX step in jax against PyTorch eager in torch" for b in (100, 200)
     ]
@@ -329,9 +329,10 @@ def test_a_fact_recorded_in_one_folder_only_is_a_difference_and_a_gpu_is_another
     other = {**base, "gpu": "NVIDIA H100", "env": {"XLA_FLAGS": "--xla_gpu_autotune_level=0"},
              "frameworks": {"jax": {"version": ["0.10.2"], "threads": [2]},
                             "pytorch": {"version": ["2.14.1"], "threads": [2]}}}
-    old, new = saved.Saved("old", {}, base), saved.Saved("new", {}, other)
-    differences = saved.setting_differences(old, new)
-    assert list(differences) == [saved.Difference("gpu", None, "NVIDIA H100"),
-                                 saved.Difference("env XLA_FLAGS", None, "--xla_gpu_autotune_level=0"),
-                                 saved.Difference("threads", [], [2], "jax")]
-    assert saved.SavedComparison(old, new, (), differences, (), (), ()).different_machines
+    old, new = compare_folders.Saved("old", {}, base), compare_folders.Saved("new", {}, other)
+    differences = compare_folders.setting_differences(old, new)
+    difference = compare_folders.Difference
+    assert list(differences) == [difference("gpu", None, "NVIDIA H100"),
+                                 difference("env XLA_FLAGS", None, "--xla_gpu_autotune_level=0"),
+                                 difference("threads", [], [2], "jax")]
+    assert compare_folders.SavedComparison(old, new, (), differences, (), (), ()).different_machines

@@ -253,6 +253,10 @@ def render(result):
     return "\n".join(lines) + "\n"
 
 
+def as_json(result):
+    return json.dumps(result.as_dict(), indent=1)
+
+
 def main(old, new, out_dir):
     """--compare: one line and exit 2 where a folder cannot be read or nothing matches."""
     try:
@@ -263,7 +267,7 @@ def main(old, new, out_dir):
     print(text, end="")
     if out_dir:
         write_atomic(out_dir / "compare.md", lambda f: f.write(text.encode()))
-        data = json.dumps(result.as_dict(), indent=1)
+        data = as_json(result)
         write_atomic(out_dir / "compare.json", lambda f: f.write(data.encode()))
     if not result.pairs:
         cli.fail(f"no configuration of {old} matches one of {new} on {', '.join(result.matched_on)}")
