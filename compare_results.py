@@ -5,263 +5,38 @@ and repeat runs as a fresh subprocess, one at a time, so every run pays its own 
 children's JSON records become benchmark_results.csv, training_curves.png, epoch_times.png,
 summary.md, summary.json and run_meta.json, and with several widths size_map.png.
 """
-import argparse
 import datetime
-import importlib.util
-import json
-import os
-import platform
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from mlpbench import cli, compare_folders, data, model, modes
-from mlpbench.children import LoadMeter, Progress, run_child
-from mlpbench.machine import (
-    best_probes,
-    cpu_extensions,
-    cpu_id,
-    cpu_name,
-    framework_env,
-    gpu_facts,
-    gpu_memory_bytes,
-)
+from mlpbench import cli, compare_folders, data, modes
+from mlpbench.children import LoadMeter, Progress, run_child, run_probe
+from mlpbench.formatting import run_label
+from mlpbench.machine import best_probes, gpu_facts, machine_facts
+from mlpbench.options import parse_args
 from mlpbench.outputs import write_outputs
 from mlpbench.plan import plan
 from mlpbench.records import EXIT_ERROR, EXIT_OK, Run, RunSpec
 from mlpbench.results import ResultsError, read_results, write_csv, write_meta
 
-HERE = Path(__file__).resolve().parent
-SCRIPTS = {"jax": "assignment_1JAX.py", "pytorch": "assignment_1TORCH.py"}
 # Runs shorter than this leave the machine no time to drift: their peaks are probed once.
 REPROBE_AFTER_S = 60
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
-# The default run answers: three repeats give each speed finding a paired interval (two leave one
-# degree of freedom: only a true 1.39x is found 80% of the time at 2% noise). Three epochs keep two
-# steady ones per run; the run took 1.24x one repeat of ten epochs (docs/method.md, "The speed
-# verdict"), and three batch sizes make the session long enough that its drift per run stays small.
-DEFAULT_EPOCHS, DEFAULT_REPEATS = 3, 3
 
 
 class Terminated(Exception):
     """SIGTERM, a scheduler's stop: handled like Ctrl-C."""
 
 
-def parse_args(argv=None):
-    parser = cli.OneLineParser(description="Run both trainers per batch size and compare them.")
-    parser.add_argument("--batch-sizes", type=cli.positive_int, nargs="+", default=[64, 256, 1024],
-                        help="batch sizes to run (default: %(default)s)")
-    parser.add_argument("--frameworks", nargs="+", choices=tuple(modes.FRAMEWORKS),
-                        default=["jax", "pytorch"], help="frameworks to run (default: %(default)s)")
-    parser.add_argument("--modes", nargs="+", default=None,
-                        help="modes to run, each with the framework that has it; 'all' = every mode "
-                             f"this device supports (default: {' '.join(modes.default_modes())}, those "
-                             "of --frameworks)")
-    parser.add_argument("--widths", type=cli.positive_int, nargs="+", default=[512], metavar="W",
-                        help="hidden widths: each runs a 784-W-W-10 model (default: %(default)s)")
-    parser.add_argument("--epochs", type=cli.positive_int, default=DEFAULT_EPOCHS,
-                        help="epochs per run (default: %(default)s)")
-    parser.add_argument("--repeats", type=cli.positive_int, default=DEFAULT_REPEATS,
-                        help="fresh runs of each configuration and seed: they only re-time, and each "
-                             "speed verdict pairs them by repeat (default: %(default)s)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="seeds to run, each changing init and batch order (default: --seed alone)")
-    parser.add_argument("--input", nargs="+", choices=cli.INPUTS, default=["device"],
-                        help="device-resident batches, a torchvision DataLoader, or both "
-                             "(default: %(default)s)")
-    parser.add_argument("--precision", nargs="+", choices=cli.PRECISIONS, default=["highest"],
-                        help=f"{cli.PRECISION_HELP}; several are compared (default: %(default)s)")
-    parser.add_argument("--exclude", nargs="+", default=[], metavar="MODE@BATCH",
-                        help="runs to leave out of the plan, a mode at a batch size (e.g. nojit@64: "
-                             "op by op, JAX's epoch at batch 64 takes long) or a mode's cold or warm "
-                             "runs under --cache both (e.g. compile@warm) (default: none)")
-    parser.add_argument("--unroll", type=cli.positive_int, nargs="+", default=None,
-                        help="scan's unroll, one run of scan per value (default: the JAX trainer's "
-                             "default for the device)")
-    parser.add_argument("--target-acc", type=cli.fraction, default=0.85,
-                        help="validation accuracy for the time-to-accuracy figures (default: %(default)s)")
-    parser.add_argument("--cache", choices=("cold", "warm", "both"), default="cold",
-                        help="cold: every run compiles from scratch; warm: a cache is filled by one "
-                             "untimed run per configuration, then timed runs use it (default: %(default)s)")
-    parser.add_argument("--compile-cache", type=Path, default=None, metavar="DIR",
-                        help="the cache folder for --cache warm/both (default: OUT_DIR/compile-cache, "
-                             "emptied first)")
-    parser.add_argument("--threads", type=cli.positive_int, nargs="+", default=None, metavar="N",
-                        help=f"{cli.THREADS_HELP}: each count runs every configuration (default: every "
-                             "core, not set)")
-    cli.add_run_flags(parser, init_default="shared")
-    parser.add_argument("--out-dir", type=Path, default=None,
-                        help="output folder (default: results, or with --from its folder)")
-    parser.add_argument("--aa", action="store_true",
-                        help="A/A test: one mode's configurations each run as two arms, side by side, and "
-                             "compared like two configurations: what this machine's noise calls faster")
-    parser.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="DIR",
-                        help="run nothing: rewrite DIR's summary and plots from its benchmark_results.csv "
-                             "and run_meta.json with this code (into --out-dir when given)")
-    parser.add_argument("--compare", nargs=2, type=Path, default=None, metavar=("OLD", "NEW"),
-                        help="run nothing: weigh two results folders' runs configuration by configuration, "
-                             "after what differs between them (with --out-dir: compare.md and compare.json)")
-    parser.add_argument("--timeout", type=cli.positive_float, default=1800.0,
-                        help="seconds one run may take before it is killed (default: %(default)s)")
-    args = parser.parse_args(argv)
-    if args.from_dir is not None and not args.from_dir.is_dir():
-        parser.error(f"--from {args.from_dir}: no such folder")
-    if args.compare and (args.from_dir or args.aa):
-        parser.error("--compare runs nothing: it takes no --from or --aa")
-    if args.compare:
-        try:
-            args.out_dir and cli.writable_dir(args.out_dir)
-        except argparse.ArgumentTypeError as e:
-            parser.error(f"--out-dir {e}")
-        return args
-    args.out_dir = args.out_dir or args.from_dir or Path("results")
-    if args.modes is None:  # --frameworks jax alone runs JAX's default mode
-        args.modes = [m for m in modes.default_modes() if modes.mode(m).framework in args.frameworks]
-    if args.aa:
-        if len(args.modes) != 1 or "all" in args.modes or args.modes[0] not in modes.names():
-            parser.error("--aa runs one configuration as two arms: give one mode (--modes MODE)")
-        args.frameworks = [modes.mode(args.modes[0]).framework]
-    check_modes(parser, args)
-    if args.workers and "loader" not in args.input:
-        parser.error("--workers applies to --input loader only")
-    if args.compile_cache and args.cache == "cold":
-        parser.error("--compile-cache is the folder of --cache warm or both; cold runs use no cache")
-    if args.compile_cache:
-        try:
-            cli.writable_dir(args.compile_cache)
-        except argparse.ArgumentTypeError as e:
-            parser.error(f"--compile-cache {e}")
-    args.seeds = list(dict.fromkeys(args.seeds)) if args.seeds else [args.seed]
-    # A value given twice would plan two identical runs, which no output could tell apart.
-    for name in ("batch_sizes", "widths", "frameworks", "modes", "input", "precision", "unroll", "exclude",
-                 "threads"):
-        if getattr(args, name):
-            setattr(args, name, list(dict.fromkeys(getattr(args, name))))
-    cli.check_batch_sizes(parser, args.batch_sizes, args.train_limit)
-    cli.check_threads(parser, args.threads)
-    gpu = gpu_facts() if args.device != "cpu" and not args.from_dir else None
-    cli.check_memory(parser, [(w, w) for w in args.widths], args.batch_sizes, args.train_limit,
-                     gpu_bytes=gpu_memory_bytes(gpu), gpu_name=gpu and gpu["name"])
-    try:
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=args.out_dir).close()
-    except OSError as e:
-        parser.error(f"--out-dir {args.out_dir} is not writable ({e.strerror or e})")
-    return args
-
-
-def installed(package):
-    """A mode's extra package (flax) can be imported by this Python, and so by the trainers."""
-    return package is None or importlib.util.find_spec(package) is not None
-
-
-def check_modes(parser, args):
-    """--modes against --frameworks, --input and --cache; 'all' becomes this device's modes."""
-    known = modes.names()
-    if "all" in args.modes:
-        args.modes = [m for f in args.frameworks for m in modes.names(f)
-                      if not modes.mode(m).gpu_only or cuda_available(args.device)]
-        missing = [m for m in args.modes if not installed(modes.mode(m).package)]
-        if missing:
-            cli.log(f"--modes all leaves out {', '.join(missing)}: "
-                    f"{', '.join(sorted({modes.mode(m).package for m in missing}))} is not installed")
-            args.modes = [m for m in args.modes if m not in missing]
-    unknown = sorted(set(args.modes) - set(known))
-    if unknown:
-        parser.error(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))} or all")
-    for name in args.modes:
-        if not installed(modes.mode(name).package):
-            parser.error(f"mode {name} needs {modes.mode(name).package}, which this Python "
-                         f"({sys.executable}) cannot import: pip install -r requirements.txt")
-    for name in args.modes:
-        if modes.mode(name).framework not in args.frameworks:
-            parser.error(f"mode {name} belongs to none of the frameworks {', '.join(args.frameworks)}")
-    for framework in args.frameworks:
-        if not set(modes.names(framework)) & set(args.modes):
-            parser.error(f"no mode given for {framework} (its modes: {', '.join(modes.names(framework))})")
-    chosen = [modes.mode(m) for m in args.modes]
-    if args.input == ["loader"] and all(m.device_input_only for m in chosen):
-        parser.error(f"--input loader feeds one batch per step; modes {', '.join(args.modes)} "
-                     "need --input device")
-    if args.cache != "cold" and not any(m.cacheable for m in chosen):
-        parser.error(f"--cache {args.cache}: modes {', '.join(args.modes)} "
-                     "compile nothing a cache could keep")
-    if args.unroll and "scan" not in args.modes:
-        parser.error("--unroll applies to the JAX mode scan, which --modes does not include")
-    for item in args.exclude:
-        name, _, what = item.partition("@")
-        if what in ("cold", "warm"):
-            if name not in args.modes or args.cache != "both" or not modes.mode(name).cacheable:
-                parser.error(f"--exclude {item}: MODE@{what} leaves out the {what} runs of a cacheable mode "
-                             "of --modes under --cache both")
-        elif name not in args.modes or what not in map(str, args.batch_sizes):
-            parser.error(f"--exclude {item}: not a mode of --modes at one of --batch-sizes (MODE@BATCH)")
-
-
-def cuda_available(device):
-    if device == "cpu":
-        return False
-    try:
-        import torch
-        return torch.cuda.is_available()
-    except ImportError:
-        return False
-
-
-def spec_epochs(args, spec):
-    """A cache-filling run needs one epoch: every program is built in the first."""
-    return 1 if spec.purpose == "fill" else args.epochs
-
-
-def child_command(args, spec, extra=()):
-    command = [sys.executable, str(HERE / SCRIPTS[spec.framework]), "--mode", spec.mode,
-               "--batch-size", str(spec.batch_size), "--epochs", str(spec_epochs(args, spec)),
-               "--lr", repr(args.lr), "--seed", str(spec.seed), "--init", args.init,
-               "--precision", spec.precision, "--device", args.device, "--train-limit", str(args.train_limit),
-               "--data-dir", str(data.data_dir(args.data_dir)), "--input", spec.input, *extra]
-    if spec.unroll is not None:
-        command += ["--unroll", str(spec.unroll)]
-    if spec.threads is not None:
-        command += ["--threads", str(spec.threads)]
-    command += ["--hidden", *map(str, spec.hidden)]
-    if spec.input == "loader":
-        command += ["--workers", str(args.workers)]
-    if spec.cache == "warm":
-        command += ["--compile-cache", str(args.compile_cache)]
-    return command
-
-
-def run_label(spec):
-    words = [spec.framework, spec.mode, f"batch {spec.batch_size}"]
-    words += [f"input {spec.input}"] * (spec.input != "device")
-    words += [f"{spec.cache} cache"] * (spec.cache != "cold")
-    words += [f"unroll {spec.unroll}"] * (spec.unroll is not None)
-    words += [f"hidden {'x'.join(map(str, spec.hidden))}"] * (tuple(spec.hidden) != model.HIDDEN)
-    words += ["tf32"] * (spec.precision == "tf32")
-    words += [f"{spec.threads} thread(s)"] * bool(spec.threads)
-    words += [f"arm {spec.arm}"] * bool(spec.arm)
-    words += (["(filling the cache)"] if spec.purpose == "fill"
-              else [f"seed {spec.seed}", f"repeat {spec.repeat}"])
-    return " ".join(words)
-
-
 def probe_peaks(args):
     """Each framework's fp32 matmul rate on this device: the yardstick for GFLOP/s."""
-    probes = {}
-    for framework in args.frameworks:
-        spec = RunSpec(framework, modes.names(framework)[0], args.batch_sizes[0], seed=args.seeds[0])
-        try:
-            result = subprocess.run(child_command(args, spec, ["--probe"]), capture_output=True, text=True,
-                                    timeout=300, stdin=subprocess.DEVNULL)
-            probes[framework] = json.loads(result.stdout.strip().splitlines()[-1])
-        except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as e:
-            probes[framework] = {"error": str(e) or "no output"}
-    return probes
-
+    return {framework: run_probe(cli.child_command(args, RunSpec(framework, modes.names(framework)[0],
+                                                                 args.batch_sizes[0], seed=args.seeds[0]),
+                                                   ["--probe"]))
+            for framework in args.frameworks}
 
 def prepare_cache(args):
     if args.cache == "cold":
@@ -281,15 +56,15 @@ def on_sigterm(signum, frame):
 def run_all(args, specs, meta, runs):
     """Each planned run in turn, the CSV and run_meta.json rewritten after each; returns the exit code."""
     out, code = args.out_dir, EXIT_OK
-    progress = Progress(sum(spec_epochs(args, s) for s in specs))
+    progress = Progress(sum(cli.spec_epochs(args, s) for s in specs))
     meter = LoadMeter()
     try:
         for i, spec in enumerate(specs, start=1):
             label = run_label(spec)
             progress.run(f"run {i}/{len(specs)} {label}")
-            epochs = spec_epochs(args, spec)
+            epochs = cli.spec_epochs(args, spec)
             load, t0 = meter.start(), time.perf_counter()
-            records, error, stderr_tail = run_child(child_command(args, spec), args.timeout, epochs,
+            records, error, stderr_tail = run_child(cli.child_command(args, spec), args.timeout, epochs,
                                                     lambda r, epochs=epochs: progress.epoch(r, epochs))
             runs.append(Run(spec, records, error, stderr_tail, wall_s=time.perf_counter() - t0,
                             load_avg_1m=load, other_cores=meter.other_cores()))
@@ -297,7 +72,7 @@ def run_all(args, specs, meta, runs):
                 code = EXIT_ERROR
                 progress.message(f"FAILED {label}: {error}\n{stderr_tail}")
             write_csv(out / "benchmark_results.csv", runs)
-            write_meta(out / "run_meta.json", meta, runs, run_label)
+            write_meta(out / "run_meta.json", meta, runs)
     finally:
         progress.close()
     return code
@@ -318,11 +93,7 @@ def main(argv=None):
     prepare_cache(args)
     specs = plan(args)
     meta = {"command": [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)],
-            "python": platform.python_version(), "platform": platform.platform(),
-            "cpu": cpu_name(), "cpu_count": os.cpu_count(), "cpu_extensions": cpu_extensions(),
-            "cpu_id": cpu_id(),
-            "env": framework_env(),
-            "gpu": gpu_facts() if args.device != "cpu" else None,
+            **machine_facts(), "gpu": gpu_facts() if args.device != "cpu" else None,
             "start_time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
     out, runs, code = args.out_dir, [], EXIT_OK
@@ -347,7 +118,7 @@ def main(argv=None):
         # A signal during the second probe loses no run: the first probe's peaks stand.
         meta["interrupted"] = code in (EXIT_INTERRUPTED, EXIT_TERMINATED) and len(runs) < len(specs)
         write_csv(out / "benchmark_results.csv", runs)
-        write_meta(out / "run_meta.json", meta, runs, run_label)
+        write_meta(out / "run_meta.json", meta, runs)
         summary = write_outputs(out, runs, meta)
     print(summary)
     return code

@@ -107,6 +107,16 @@ def run_child(command, timeout, epochs, on_epoch):
         return records, error, tail(err.name) if error else ""
 
 
+def run_probe(command, timeout=300):
+    """A probe child's record (its last line of output), or {"error": why} where it gave none."""
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                                stdin=subprocess.DEVNULL)
+        return json.loads(result.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as e:
+        return {"error": str(e) or "no output"}
+
+
 class LoadMeter:
     """The machine's load around one run.
 

@@ -5,10 +5,15 @@ import math
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 from mlpbench import data, model, modes
 from mlpbench.machine import available_memory, schedulable_cpus
 from mlpbench.records import EXIT_USAGE
+
+ROOT = Path(__file__).resolve().parents[1]
+# The trainers the controller runs as children, by framework; each also runs alone.
+SCRIPTS = {"jax": "assignment_1JAX.py", "pytorch": "assignment_1TORCH.py"}
 
 INPUTS = ("device", "loader")
 PRECISIONS = ("highest", "tf32")
@@ -140,6 +145,29 @@ def trainer_parser(framework):
     parser.add_argument("--probe", action="store_true",
                         help="measure the device's fp32 matmul rate, print one record and exit")
     return parser
+
+
+def spec_epochs(args, spec):
+    """A cache-filling run needs one epoch: every program is built in the first."""
+    return 1 if spec.purpose == "fill" else args.epochs
+
+
+def child_command(args, spec, extra=()):
+    command = [sys.executable, str(ROOT / SCRIPTS[spec.framework]), "--mode", spec.mode,
+               "--batch-size", str(spec.batch_size), "--epochs", str(spec_epochs(args, spec)),
+               "--lr", repr(args.lr), "--seed", str(spec.seed), "--init", args.init,
+               "--precision", spec.precision, "--device", args.device, "--train-limit", str(args.train_limit),
+               "--data-dir", str(data.data_dir(args.data_dir)), "--input", spec.input, *extra]
+    if spec.unroll is not None:
+        command += ["--unroll", str(spec.unroll)]
+    if spec.threads is not None:
+        command += ["--threads", str(spec.threads)]
+    command += ["--hidden", *map(str, spec.hidden)]
+    if spec.input == "loader":
+        command += ["--workers", str(args.workers)]
+    if spec.cache == "warm":
+        command += ["--compile-cache", str(args.compile_cache)]
+    return command
 
 
 def parse_trainer_args(parser, argv=None):

@@ -72,3 +72,10 @@ def threads_text(n):
 def words(setting):
     """A setting as the command line gave it: one value, or several."""
     return " ".join(map(str, setting)) if isinstance(setting, list) else str(setting)
+
+
+def run_label(spec):
+    """One run as the progress line, run_meta.json and every refusal name it: its configuration's
+    label, batch size, seed and repeat ("JAX step, batch 64, seed 0, repeat 1")."""
+    return (f"{label(spec)}, batch {spec.batch_size}, "
+            + ("filling the cache" if spec.purpose == "fill" else f"seed {spec.seed}, repeat {spec.repeat}"))

@@ -63,6 +63,14 @@ def framework_env():
     return {k: v for k, v in sorted(os.environ.items()) if k.startswith(FRAMEWORK_ENV)}
 
 
+def machine_facts():
+    """What run_meta.json records of the machine and the Python that ran the controller."""
+    import os
+    return {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_name(),
+            "cpu_count": os.cpu_count(), "cpu_extensions": cpu_extensions(), "cpu_id": cpu_id(),
+            "env": framework_env()}
+
+
 def schedulable_cpus():
     """The cores this process may run on: the size of XLA's CPU thread pool (it is sized by
     them; a 2048^3 matmul in JAX kept 1.97 of 2 cores busy)."""

@@ -19,7 +19,7 @@ def variants(args, batch, input_):
     return [(m, precision, unroll) for m in map(modes.mode, RUN_ORDER)
             if m.framework in args.frameworks and m.name in args.modes
             and not (input_ == "loader" and m.device_input_only)
-            and f"{m.name}@{batch}" not in args.exclude
+            and (m.name, batch) not in args.exclude
             for precision in args.precision
             for unroll in (args.unroll or [None] if m.name == "scan" else [None])]
 
@@ -57,9 +57,9 @@ def plan(args):
         block_cold, block_warm = [], []
         for spec in block_runs(args, seed, repeat):
             m = modes.mode(spec.mode)
-            if ("cold" in caches or not m.cacheable) and f"{m.name}@cold" not in args.exclude:
+            if ("cold" in caches or not m.cacheable) and (m.name, "cold") not in args.exclude:
                 block_cold.append(spec)
-            if "warm" in caches and m.cacheable and f"{m.name}@warm" not in args.exclude:
+            if "warm" in caches and m.cacheable and (m.name, "warm") not in args.exclude:
                 block_warm.append(dataclasses.replace(spec, cache="warm"))
                 fill = dataclasses.replace(spec, cache="warm", seed=args.seeds[0], repeat=0, arm=None)
                 fills.setdefault(dataclasses.replace(fill, purpose="fill"), None)

@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 from mlpbench.fileio import write_atomic
+from mlpbench.formatting import run_label
 from mlpbench.records import (
     END_EXTRAS,
     EPOCH_EXTRAS,
@@ -90,9 +91,9 @@ def describe(run):
             "start_record": run.start or None, "end_record": run.end or None}
 
 
-def write_meta(path, meta, runs, label):
+def write_meta(path, meta, runs):
     meta = dict(meta, schema_version=META_SCHEMA_VERSION, runs=[describe(r) for r in runs],
-                failed_runs=[f"{label(r.spec)}: {r.error}" for r in runs if r.error])
+                failed_runs=[f"{run_label(r.spec)}: {r.error}" for r in runs if r.error])
     write_atomic(path, lambda f: f.write(json.dumps(meta, indent=2).encode()))
 
 
@@ -147,8 +148,7 @@ def check_epoch_rows(folder, spec, records, finished):
     announced = records[0].get("epochs")
     whole = list(range(1, (announced if finished else len(epochs)) + 1))
     if epochs != whole:
-        raise ResultsError(f"{folder}/benchmark_results.csv: run {spec.framework} {spec.mode} batch "
-                           f"{spec.batch_size} seed {spec.seed} repeat {spec.repeat} has epoch rows "
+        raise ResultsError(f"{folder}/benchmark_results.csv: run {run_label(spec)} has epoch rows "
                            f"{epochs or 'none'} where its records announce {announced}: rows were lost or "
                            "doubled, so the folder cannot be rebuilt")
 
@@ -185,8 +185,7 @@ def read_results(folder):
                 i += 1
             if records and len(records) - 1 > records[0].get("epochs", math.inf):
                 raise ResultsError(f"{folder}/benchmark_results.csv: more epoch rows than run "
-                                   f"{spec.framework} {spec.mode} seed {spec.seed} repeat {spec.repeat} "
-                                   "had; two runs cannot be told apart")
+                                   f"{run_label(spec)} had; two runs cannot be told apart")
             check_epoch_rows(folder, spec, records, finished=entry.get("end_record") is not None)
         records += [r for r in (entry.get("end_record"),) if r]
         runs.append(Run(spec, records, **{k: entry.get(k) for k in RUN_FIELDS}))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-import compare_results
+from mlpbench import options, plan
 from mlpbench.comparison import (
     EQUIVALENCE,
     FASTER,
@@ -166,7 +166,7 @@ RUN_NOISE = 0.02  # run-to-run log spread of one configuration on a quiet VM
 
 
 def plan_of(tmp_path, *flags):
-    return compare_results.plan(compare_results.parse_args([*flags, "--out-dir", str(tmp_path)]))
+    return plan.plan(options.parse_args([*flags, "--out-dir", str(tmp_path)]))
 
 
 def positions(specs, **fields):

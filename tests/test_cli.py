@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from mlpbench import cli, data, model
+from mlpbench import cli, data, model, options
 from support.helpers import run_main, run_script
 
 SCRIPTS = ("assignment_1JAX.py", "assignment_1TORCH.py")
@@ -134,19 +134,18 @@ def test_a_model_the_gpu_cannot_hold_is_refused_saying_both_figures(tmp_path, ca
     """On a GPU the splits, parameters, gradients and activations all live in its memory: the
     controller weighs them against nvidia-smi's total, the trainers against what their framework
     says is free (mlpbench.cli.check_gpu_memory, the same sentence)."""
-    import compare_results
     from mlpbench import cli
-    monkeypatch.setattr(compare_results, "gpu_facts", lambda: {"name": "Tiny GPU", "memory": "512 MiB"})
+    monkeypatch.setattr(options, "gpu_facts", lambda: {"name": "Tiny GPU", "memory": "512 MiB"})
     with pytest.raises(SystemExit) as stop:
-        compare_results.parse_args(["--widths", "128", "8192", "--out-dir", str(tmp_path)])
+        options.parse_args(["--widths", "128", "8192", "--out-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and len(err.strip().splitlines()) == 1
     assert re.search(r"784-8192-8192-10 model needs at least [\d.]+ GiB of memory to train; "
                      r"the GPU \(Tiny GPU\) has 0\.5 GiB available", err)
-    compare_results.parse_args(["--widths", "128", "--out-dir", str(tmp_path)])  # this one fits
-    compare_results.parse_args(["--widths", "8192", "--device", "cpu", "--out-dir", str(tmp_path)])
-    assert compare_results.gpu_memory_bytes({"memory": "81559 MiB"}) == 81559 * 2**20
-    assert compare_results.gpu_memory_bytes(None) is None
+    options.parse_args(["--widths", "128", "--out-dir", str(tmp_path)])  # this one fits
+    options.parse_args(["--widths", "8192", "--device", "cpu", "--out-dir", str(tmp_path)])
+    assert options.gpu_memory_bytes({"memory": "81559 MiB"}) == 81559 * 2**20
+    assert options.gpu_memory_bytes(None) is None
     assert cli.memory_refusal((128, 128), [64], 50_000, 2**30) is None
 
 
@@ -162,12 +161,11 @@ def test_a_width_sweep_that_cannot_fit_is_refused_before_its_first_run(tmp_path,
 
 @pytest.mark.parametrize("framework", ["JAX", "PyTorch"])
 def test_abbreviated_flags_are_refused(framework, capsys, tmp_path):
-    import compare_results
     with pytest.raises(SystemExit) as exit_info:
         cli.parse_trainer_args(cli.trainer_parser(framework), ["--epoch", "2"])
     assert exit_info.value.code == 2 and "unrecognized arguments: --epoch 2" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
-        compare_results.parse_args(["--repeat", "2", "--out-dir", str(tmp_path)])
+        options.parse_args(["--repeat", "2", "--out-dir", str(tmp_path)])
     assert exit_info.value.code == 2 and "--repeat" in capsys.readouterr().err
 
 

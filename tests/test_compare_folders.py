@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as sps
 
 import compare_results
-from mlpbench import compare_folders, report
+from mlpbench import cli, compare_folders, options, plan, report
 from mlpbench.comparison import verdict_of
 from mlpbench.formatting import label
 from mlpbench.inference import WELCH, log_ratio
@@ -149,9 +149,9 @@ def double_an_epoch_row(folder):
 
 
 @pytest.mark.parametrize("damage, message", [
-    (cut_epoch_rows, "run jax step batch 100 seed 0 repeat 1 has epoch rows [1, 3, 4] where its records "
-                     "announce 4: rows were lost or doubled"),
-    (double_an_epoch_row, "more epoch rows than run jax step seed 0 repeat 1 had")])
+    (cut_epoch_rows, "run JAX step (1 thread), batch 100, seed 0, repeat 1 has epoch rows [1, 3, 4] where "
+                     "its records announce 4: rows were lost or doubled"),
+    (double_an_epoch_row, "more epoch rows than run JAX step (1 thread), batch 100, seed 0, repeat 1 had")])
 def test_from_refuses_a_folder_that_lost_or_doubled_rows_in_one_line(two_folders, tmp_path, capsys,
                                                                       damage, message):
     """Cut epoch rows out of one run, or double one: --from says which run and exits 2, and
@@ -261,34 +261,34 @@ def test_one_framework_per_folder_is_weighed_framework_against_framework(folders
 
 
 def test_threads_are_an_axis_of_the_plan_passed_to_each_run(tmp_path):
-    args = compare_results.parse_args(
+    args = options.parse_args(
         ["--threads", "1", "2", "--batch-sizes", "100", "--out-dir", str(tmp_path)]
     )
-    specs = compare_results.plan(args)
+    specs = plan.plan(args)
     # the thread counts of one configuration side by side; every other repeat runs backwards
     # (tests/test_plan.py checks the balance)
     assert [(s.framework, s.threads, s.repeat) for s in specs][:6] == [
         ("jax", 1, 1), ("jax", 2, 1), ("pytorch", 1, 1), ("pytorch", 2, 1),
         ("pytorch", 2, 2), ("pytorch", 1, 2)]
-    args = compare_results.parse_args(
+    args = options.parse_args(
         ["--threads", "1", "2", "--batch-sizes", "100", "200", "--out-dir", str(tmp_path)]
     )
-    assert [(s.framework, s.threads) for s in compare_results.plan(args)][4:8] == [
+    assert [(s.framework, s.threads) for s in plan.plan(args)][4:8] == [
         ("pytorch", 2),
         ("pytorch", 1),
         ("jax", 2),
         ("jax", 1),
     ]
-    command = compare_results.child_command(args, compare_results.plan(args)[0])
+    command = cli.child_command(args, plan.plan(args)[0])
     assert command[command.index("--threads") + 1] == "1"
-    default = compare_results.parse_args(["--out-dir", str(tmp_path)])
-    assert "--threads" not in compare_results.child_command(default, compare_results.plan(default)[0])
+    default = options.parse_args(["--out-dir", str(tmp_path)])
+    assert "--threads" not in cli.child_command(default, plan.plan(default)[0])
 
 
 def test_more_threads_than_cores_is_refused_in_one_line(tmp_path, capsys):
     too_many = str(schedulable_cpus() + 1)
     with pytest.raises(SystemExit) as stop:
-        compare_results.parse_args(["--threads", "1", too_many, "--out-dir", str(tmp_path)])
+        options.parse_args(["--threads", "1", too_many, "--out-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and f"--threads {too_many}: this process may use" in err
     for script in ("assignment_1JAX.py", "assignment_1TORCH.py"):

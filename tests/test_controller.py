@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import compare_results
-from mlpbench import machine, modes, results
+from mlpbench import machine, modes, options, plan, results
 from mlpbench.aggregate import BUSY_CORES, FLOPS_PER_SAMPLE, Config
 from mlpbench.children import LoadMeter
 from mlpbench.formatting import fmt_bytes, fmt_time, label
@@ -318,17 +318,17 @@ def test_every_seed_and_repeat_is_a_fresh_process_and_the_spread_is_the_csvs(fak
 
 def test_nnx_modes_need_flax_named_they_are_refused_in_one_line_and_all_leaves_them_out(
         tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(compare_results, "installed", lambda package: package is None)
+    monkeypatch.setattr(options, "installed", lambda package: package is None)
     with pytest.raises(SystemExit) as stop:
-        compare_results.parse_args(["--modes", "nnx", "--out-dir", str(tmp_path)])
+        options.parse_args(["--modes", "nnx", "--out-dir", str(tmp_path)])
     err = capsys.readouterr().err.strip().splitlines()
     assert stop.value.code == 2 and len(err) == 1 and "mode nnx needs flax" in err[0]
-    args = compare_results.parse_args(["--modes", "all", "--out-dir", str(tmp_path)])
+    args = options.parse_args(["--modes", "all", "--out-dir", str(tmp_path)])
     assert "nnx" not in args.modes and "nnx-split" not in args.modes and "step" in args.modes
     assert capsys.readouterr().err.strip() == ("--modes all leaves out nnx, nnx-split: flax is not "
                                                "installed")
     monkeypatch.undo()
-    assert {"nnx", "nnx-split"} <= set(compare_results.parse_args(["--modes", "all", "--out-dir",
+    assert {"nnx", "nnx-split"} <= set(options.parse_args(["--modes", "all", "--out-dir",
                                                                     str(tmp_path)]).modes)
 
 
@@ -336,13 +336,13 @@ def test_exclude_leaves_out_a_modes_cold_or_warm_runs(tmp_path, capsys):
     """What the smoke's "all" uses to build each compiler once cold and once warm."""
     flags = ["--frameworks", "jax", "--modes", "step", "scan", "--batch-sizes", "100", "--repeats", "1",
              "--out-dir", str(tmp_path)]
-    args = compare_results.parse_args([*flags, "--cache", "both", "--exclude", "step@warm", "scan@cold"])
-    assert [(s.mode, s.cache, s.purpose) for s in compare_results.plan(args)] == [
+    args = options.parse_args([*flags, "--cache", "both", "--exclude", "step@warm", "scan@cold"])
+    assert [(s.mode, s.cache, s.purpose) for s in plan.plan(args)] == [
         ("step", "cold", "timed"), ("scan", "warm", "fill"), ("scan", "warm", "timed")]
     for bad in (["--cache", "warm", "--exclude", "step@warm"],
                 ["--cache", "both", "--exclude", "nojit@cold"]):
         with pytest.raises(SystemExit) as stop:
-            compare_results.parse_args([*flags, *bad])
+            options.parse_args([*flags, *bad])
         assert stop.value.code == 2 and "MODE@" in capsys.readouterr().err
 
 
@@ -419,24 +419,24 @@ def test_loader_input_skips_modes_that_need_device_batches(fake_trainers):
     ("--modes", "all", "--exclude", "nojit@63")])
 def test_bad_flags_exit_2_with_one_line(flags, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_info:
-        compare_results.parse_args([*flags, "--out-dir", str(tmp_path)])
+        options.parse_args([*flags, "--out-dir", str(tmp_path)])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_default_modes_and_seeds(tmp_path):
-    args = compare_results.parse_args(["--out-dir", str(tmp_path)])
+    args = options.parse_args(["--out-dir", str(tmp_path)])
     assert args.modes == ["step", "eager"] and args.seeds == [0] and args.input == ["device"]
     assert args.cache == "cold" and args.target_acc == 0.85 and args.batch_sizes == [64, 256, 1024]
-    assert compare_results.parse_args(["--seed", "4", "--out-dir", str(tmp_path)]).seeds == [4]
+    assert options.parse_args(["--seed", "4", "--out-dir", str(tmp_path)]).seeds == [4]
 
 
 def test_unwritable_out_dir_exits_2(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
     with pytest.raises(SystemExit) as exit_info:
-        compare_results.parse_args(["--out-dir", str(blocker / "sub")])
+        options.parse_args(["--out-dir", str(blocker / "sub")])
     assert exit_info.value.code == 2
 
 
@@ -502,7 +502,7 @@ def test_gpu_check_plans_every_part_with_flags_the_controller_accepts(smoke, tmp
             assert argv[1:4] == ["-m", "pytest", "-rs"] and argv[-1] == "tests/test_gpu.py"
         if argv[1] != "compare_results.py":
             continue
-        args = compare_results.parse_args(argv[2:])
+        args = options.parse_args(argv[2:])
         assert args.out_dir == tmp_path / "plan" / name
         if name in ("unroll", "cmdbuf"):
             assert args.frameworks == ["jax"] and args.modes == ["scan"] and len(args.unroll) >= 2
@@ -517,9 +517,9 @@ def test_widths_sit_in_a_serpentine_and_every_other_repeat_runs_backwards(tmp_pa
     """Drift on a shared machine must look like neither a width nor a framework effect: both
     frameworks at one width side by side, consecutive widths meeting on one framework, and the
     second repeat the first backwards (tests/test_plan.py checks the balance in general)."""
-    args = compare_results.parse_args(["--widths", "128", "512", "2048", "--batch-sizes", "64", "256",
+    args = options.parse_args(["--widths", "128", "512", "2048", "--batch-sizes", "64", "256",
                                        "--repeats", "2", "--out-dir", str(tmp_path)])
-    runs = compare_results.plan(args)
+    runs = plan.plan(args)
     assert len(runs) == 3 * 2 * 2 * 2 and len(set(runs)) == len(runs)
     groups = [runs[i:i + 2] for i in range(0, len(runs), 2)]  # one width, both frameworks
     assert all(a.hidden == b.hidden and a.batch_size == b.batch_size for a, b in groups)

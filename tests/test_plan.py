@@ -6,12 +6,12 @@ import itertools
 
 import pytest
 
-import compare_results
+from mlpbench import options, plan
 from mlpbench.aggregate import Config
 
 
 def plan_of(tmp_path, *flags):
-    return compare_results.plan(compare_results.parse_args([*flags, "--out-dir", str(tmp_path)]))
+    return plan.plan(options.parse_args([*flags, "--out-dir", str(tmp_path)]))
 
 
 def key(spec):

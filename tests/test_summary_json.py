@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as sps
 
 import compare_results
-from mlpbench import model, report, results
+from mlpbench import model, options, plan, report, results
 from mlpbench.comparison import VERDICTS, judge
 from support.csv_reading import read_csv, steadies_by_block
 from support.fabricate import golden_meta, golden_scenario, make_run
@@ -210,7 +210,7 @@ def test_a_golden_runs_summary_is_rebuilt_from_its_written_files(tmp_path):
     """The golden scenario written as the controller writes it, read back: the same summary."""
     runs = golden_scenario()
     results.write_csv(tmp_path / "benchmark_results.csv", runs)
-    results.write_meta(tmp_path / "run_meta.json", golden_meta(), runs, lambda spec: spec.mode)
+    results.write_meta(tmp_path / "run_meta.json", golden_meta(), runs)
     back, back_meta = results.read_results(tmp_path)
 
     def known(records):  # a field the CSV has a column for reads back as None where a record lacked it
@@ -222,10 +222,10 @@ def test_a_golden_runs_summary_is_rebuilt_from_its_written_files(tmp_path):
 
 
 def test_aa_runs_one_configuration_as_two_arms_abba_and_weighs_them(fake_trainers):
-    args = compare_results.parse_args(["--aa", "--modes", "step", "--batch-sizes", "100", "--repeats", "3",
+    args = options.parse_args(["--aa", "--modes", "step", "--batch-sizes", "100", "--repeats", "3",
                                        "--out-dir", str(fake_trainers / "plan")])
     assert args.frameworks == ["jax"]
-    assert [(s.arm, s.repeat) for s in compare_results.plan(args)] == [
+    assert [(s.arm, s.repeat) for s in plan.plan(args)] == [
         ("A", 1), ("B", 1), ("B", 2), ("A", 2), ("A", 3), ("B", 3)]
     out = fake_trainers / "out"
     assert compare_results.main(["--aa", "--modes", "eager", "--batch-sizes", "100", "--epochs", "3",
@@ -254,9 +254,9 @@ def test_aa_runs_one_configuration_as_two_arms_abba_and_weighs_them(fake_trainer
 
 
 def test_a_value_given_twice_plans_no_run_twice(tmp_path):
-    args = compare_results.parse_args(["--batch-sizes", "100", "100", "--precision", "highest", "highest",
+    args = options.parse_args(["--batch-sizes", "100", "100", "--precision", "highest", "highest",
                                        "--widths", "64", "64", "--repeats", "1", "--out-dir", str(tmp_path)])
-    specs = compare_results.plan(args)
+    specs = plan.plan(args)
     assert len(specs) == len(set(specs)) == 2
 
 
@@ -264,8 +264,9 @@ def test_from_refuses_rows_it_cannot_tell_apart(tmp_path):
     """Two runs with one key, one after the other, cannot be rebuilt: said, not guessed."""
     runs = [make_run("jax", "step"), make_run("jax", "step", times=(3.0, 2.0, 2.0))]
     results.write_csv(tmp_path / "benchmark_results.csv", runs)
-    results.write_meta(tmp_path / "run_meta.json", golden_meta(), runs, lambda spec: spec.mode)
-    with pytest.raises(results.ResultsError, match="more epoch rows than run jax step seed 0 repeat 1"):
+    results.write_meta(tmp_path / "run_meta.json", golden_meta(), runs)
+    with pytest.raises(results.ResultsError,
+                       match="more epoch rows than run JAX step, batch 64, seed 0, repeat 1"):
         results.read_results(tmp_path)
 
 
@@ -273,5 +274,5 @@ def test_from_refuses_rows_it_cannot_tell_apart(tmp_path):
                                    ["--aa", "--modes", "all"]])
 def test_aa_wants_one_mode(flags, tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
-        compare_results.parse_args([*flags, "--out-dir", str(tmp_path)])
+        options.parse_args([*flags, "--out-dir", str(tmp_path)])
     assert stop.value.code == 2 and "--aa runs one configuration as two arms" in capsys.readouterr().err

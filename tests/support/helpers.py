@@ -79,10 +79,11 @@ def use_fake_trainers(folder, monkeypatch):
     """Both frameworks served by tests/support/fake_trainer.py, copied into folder under the trainers'
     file names; MNIST is not loaded. Returns folder."""
     import compare_results
-    for framework in compare_results.SCRIPTS:
+    from mlpbench import cli
+    for framework in cli.SCRIPTS:
         fake = folder / f"{framework}_fake.py"
         shutil.copy(ROOT / "tests" / "support" / "fake_trainer.py", fake)
-        monkeypatch.setitem(compare_results.SCRIPTS, framework, str(fake))
+        monkeypatch.setitem(cli.SCRIPTS, framework, str(fake))
     monkeypatch.setenv("FAKE_PID_FILE", str(folder / "hung.pid"))
     monkeypatch.setattr(compare_results.data, "load_mnist", lambda data_dir: None)
     return folder
