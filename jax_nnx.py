@@ -84,17 +84,18 @@ def build_model(params, lr, device):
 
 
 def program(mode, params, lr, device, loader):
-    """(trainer params, step program, evaluate) of an NNX mode. The program has the JAX
-    trainer's signature, (params, totals, *batch, lr) -> (params, totals); `lr` lives in the
-    optimizer. `nnx`: the objects themselves, mutated in place by nnx.jit. `nnx-split`: their
-    state, threaded through a plain jax.jit (donated: updated in place) and merged back into the
-    objects only to evaluate."""
+    """(trainer params, step program, evaluate) of an NNX mode. The program has the signature of
+    the JAX trainer's train_step, (params, totals, images, labels, idx, lr) -> (params, totals),
+    idx None for a loader's batch; `lr` lives in the optimizer. `nnx`: the objects themselves,
+    mutated in place by nnx.jit. `nnx-split`: their state, threaded through a plain jax.jit
+    (donated: updated in place) and merged back into the objects only to evaluate."""
     model, optimizer = build_model(params, lr, device)
     if mode == "nnx":
         step = batch_step if loader else indexed_step
 
-        def run(objects, totals, *batch_and_lr):
-            return objects, step(*objects, totals, *batch_and_lr[:-1])
+        def run(objects, totals, images, labels, idx, lr):
+            batch = (images, labels) if loader else (images, labels, idx)
+            return objects, step(*objects, totals, *batch)
         return (model, optimizer), run, lambda objects, images, labels: evaluate(objects[0], images, labels)
     graphdef, state = nnx.split((model, optimizer))
 

@@ -64,7 +64,7 @@ def jax_steps(batch, n, lr, steps):
     def run_step(state=state):
         totals = jt.zero_totals()
         for idx in rows:
-            state[0], totals = jt.update(state[0], totals, images, labels, idx, lr)
+            state[0], totals = jt.train_step(state[0], totals, images, labels, idx, lr)
         jax.block_until_ready(totals)
     out["jax step"] = (run_step, None)
     return out
@@ -74,6 +74,7 @@ def torch_steps(batch, n, lr, steps):
     import torch
 
     import assignment_1TORCH as tt
+    from mlpbench.torch_runtime import CudaGraphStep
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     images = torch.rand(n, 784, device=device)
     labels = torch.randint(0, 10, (n,), device=device)
@@ -85,11 +86,11 @@ def torch_steps(batch, n, lr, steps):
     fullgraph = training("fullgraph")
     steps = {"pytorch eager": training("eager"), "pytorch fullgraph": fullgraph}
     if device.type == "cuda":
-        steps["pytorch cudagraph"] = tt.CudaGraphStep(training("cudagraph"), rows[0])
+        steps["pytorch cudagraph"] = CudaGraphStep(training("cudagraph"), rows[0])
         # fullgraph's compiled step again, writing in place for the graph: one compile, not two
         in_place = tt.FunctionalStep(fullgraph.fn, tt.functional_params(model), torch.zeros(2, device=device),
                                      in_place=True)
-        steps["pytorch fullgraph-cudagraph"] = tt.CudaGraphStep(in_place, rows[0])
+        steps["pytorch fullgraph-cudagraph"] = CudaGraphStep(in_place, rows[0])
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def runner(step):
@@ -139,17 +140,13 @@ def main():
                         help="whose steps to build and measure (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=None, help="write the table as JSON here too")
     args = parser.parse_args()
-    import jax
-
-    import assignment_1JAX as jt
-    import assignment_1TORCH as tt
+    from mlpbench import jax_runtime, torch_runtime
     # As the trainers set it: without this JAX would take TF32 on a GPU and PyTorch strict fp32.
-    jax.config.update("jax_default_matmul_precision",
-                      "highest" if args.precision == "highest" else "tensorfloat32")
-    tt.set_precision(args.precision)
+    jax_runtime.set_precision(args.precision)
+    torch_runtime.set_precision(args.precision)
     if args.compile_cache:
-        jt.use_compile_cache(args.compile_cache)
-        tt.use_compile_cache(args.compile_cache)
+        jax_runtime.use_compile_cache(args.compile_cache)
+        torch_runtime.use_compile_cache(args.compile_cache)
     steps = min(STEPS, args.train_limit // args.batch_size)
     builders = {"jax": jax_steps, "pytorch": torch_steps}
     runs = {name: run for framework in args.frameworks

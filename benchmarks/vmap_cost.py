@@ -53,7 +53,7 @@ def variants(batch, steps, lr=0.01):
             try:
                 t0 = time.perf_counter()
                 for idx in rows:
-                    params, _, _ = trainer.sgd_step(params, images[idx], labels[idx], lr)
+                    params, _, _ = trainer.update(params, images[idx], labels[idx], lr)
                 seconds = time.perf_counter() - t0
             finally:
                 trainer.batched_predict = saved

@@ -61,8 +61,8 @@ def test_one_update_is_a_hand_computed_sgd_step():
     labels = rng.integers(0, 10, 40)
     idx = np.array([3, 17, 5, 30, 0, 11, 22, 9], dtype=np.int32)
     expected = sgd_step(params, images[idx], labels[idx], lr=0.5)
-    new, totals = jt.update(jax.device_put(params), jt.zero_totals(), jnp.asarray(images),
-                            jnp.asarray(labels), jnp.asarray(idx), jnp.float32(0.5))
+    new, totals = jt.train_step(jax.device_put(params), jt.zero_totals(), jnp.asarray(images),
+                                jnp.asarray(labels), jnp.asarray(idx), jnp.float32(0.5))
     for got, want in zip(to_numpy(new), expected, strict=True):
         np.testing.assert_allclose(got["w"], want["w"], atol=2e-6)
         np.testing.assert_allclose(got["b"], want["b"], atol=2e-6)
@@ -78,7 +78,7 @@ def test_step_and_scan_modes_agree_after_an_epoch(split):
     lr = jnp.float32(0.05)
     params, totals = jax.device_put(shared_init(0)), jt.zero_totals()
     for idx in batches:
-        params, totals = jt.update(params, totals, images, labels, jnp.asarray(idx), lr)
+        params, totals = jt.train_step(params, totals, images, labels, jnp.asarray(idx), lr)
     for unroll in (1, 8):
         scan_params, scan_totals = jt.train_epoch_scan(jax.device_put(shared_init(0)), images, labels,
                                                        jnp.asarray(batches), lr, unroll=unroll)
@@ -103,7 +103,7 @@ def test_unroll_reaches_the_compiled_loop():
     assert dots(8) == 8 * dots(1) and dots(1) >= 8  # 3 forward, 5 backward per step
 
 
-@pytest.mark.parametrize("mode, function, threads", [("step", "indexed_step", None),
+@pytest.mark.parametrize("mode, function, threads", [("step", "train_step", None),
                                                      ("scan", "train_epoch_scan", 1)])
 def test_script_emits_valid_records_and_compiles_once(mnist_dir, mode, function, threads):
     """nojit: in test_controller's benchmark of every mode. JAX's own compile log is the

@@ -98,7 +98,7 @@ def test_frameworks_agree_at_another_model_from_a_shared_start(split):
     for idx in torch.from_numpy(order).long():
         x, y = t_images[idx], t_labels[idx]
         totals += tt.batch_totals(*tt.train_step(model, optimizer, x, y), y)
-        functional, loss, logits = tt.sgd_step(functional, x, y, lr)
+        functional, loss, logits = tt.update(functional, x, y, lr)
         f_totals += tt.batch_totals(loss, logits, y)
     moved = np.abs(np.asarray(params[0]["w"]) - start[0]["w"]).max()
     for torch_params in (model_params(model), [{k: v.numpy() for k, v in p.items()} for p in functional]):

@@ -65,7 +65,7 @@ def test_one_functional_step_is_a_hand_computation_and_changes_nothing_in_place(
     idx = np.array([3, 17, 5, 30, 0, 11, 22, 9])
     totals = torch.tensor([1.5, 2.0])
     x, y = torch.from_numpy(images[idx]), torch.from_numpy(labels[idx])
-    new, loss, logits = tt.sgd_step(params, x, y, 0.5)
+    new, loss, logits = tt.update(params, x, y, 0.5)
     new_totals = totals + tt.batch_totals(loss, logits, y)
     expected = sgd_step(shared_init(3), images[idx], labels[idx], lr=0.5)
     for got, want in zip(new, expected, strict=True):
@@ -86,7 +86,7 @@ def test_in_place_functional_step_writes_into_the_same_tensors():
     images, labels = torch.rand(64, 784), torch.randint(0, 10, (64,))
 
     def func_step(p, t, idx):
-        new, loss, logits = tt.sgd_step(p, images[idx], labels[idx], 0.1)
+        new, loss, logits = tt.update(p, images[idx], labels[idx], 0.1)
         return new, t + tt.batch_totals(loss, logits, labels[idx])
     step = tt.FunctionalStep(func_step, params, torch.zeros(2), in_place=True)
     before = [t.data_ptr() for t in step.state()]
