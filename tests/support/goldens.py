@@ -13,7 +13,7 @@ UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 TIMING = {"epoch_time_s", "first_step_s", "samples_per_s", "eval_time_s", "total_time_s", "jit_trace_s",
           "jit_lower_s", "jit_compile_s", "peak_rss_bytes", "framework_version", "device_name", "threads",
-          "kernels", "cpu_extensions", "env"}  # the machine's, not the code's
+          "kernels", "cpu_extensions", "cpu_id", "env"}  # the machine's, not the code's
 
 
 def assert_records_match_golden(name, records):
