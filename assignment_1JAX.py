@@ -202,11 +202,14 @@ def main(argv=None):
         restrict_cpus(args.threads)  # before the backend starts: XLA sizes its pool from the affinity
     jax_runtime.set_precision(args.precision)
     device, info = jax_runtime.select_device(args)
+    if args.probe == "products":
+        return jax_runtime.probe_products(args, info)
     if args.probe:
         return jax_runtime.probe(info, args.precision)
     jax_runtime.check_memory(args, device, info)
     if args.compile_cache:
         jax_runtime.use_compile_cache(args.compile_cache)
+    gemm_path = jax_runtime.gemm_path(args.batch_size, layer_sizes(args.hidden))  # before events count
     split = cli.load_split(args)
     events = jax_runtime.count_events()
     data = jax_runtime.put_splits(split, device, train=args.input == "device")
@@ -226,7 +229,7 @@ def main(argv=None):
                                      jaxlib_backend=device.platform, unroll=unroll,
                                      threads=schedulable_cpus(), kernels=jax_runtime.kernels(device),
                                      cuda=device.client.platform_version if info.kind == "gpu" else None,
-                                     flax_version=flax_version))
+                                     flax_version=flax_version, gemm_path=gemm_path))
 
 
 if __name__ == "__main__":

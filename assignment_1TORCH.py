@@ -221,6 +221,8 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     torch_runtime.set_precision(args.precision)
     device, info = torch_runtime.select_device(args)
+    if args.probe == "products":
+        return torch_runtime.probe_products(args, device, info)
     if args.probe:
         return torch_runtime.probe(device, info, args.precision)
     torch_runtime.check_memory(args, device, info)
@@ -239,7 +241,8 @@ def main(argv=None):
                       sync, cache_on=bool(args.compile_cache))
     run_epochs(trainer, start_record(args, "pytorch", torch.__version__, info, len(split.train_labels),
                                      threads=torch.get_num_threads(), kernels=torch_runtime.kernels(),
-                                     cuda=torch.version.cuda if device.type == "cuda" else None))
+                                     cuda=torch.version.cuda if device.type == "cuda" else None,
+                                     gemm_path=torch_runtime.gemm_path(device)))
 
 
 if __name__ == "__main__":

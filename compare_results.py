@@ -35,8 +35,25 @@ def probe_peaks(args):
     """Each framework's fp32 matmul rate on this device: the yardstick for GFLOP/s."""
     return {framework: run_probe(cli.child_command(args, RunSpec(framework, modes.names(framework)[0],
                                                                  args.batch_sizes[0], seed=args.seeds[0]),
-                                                   ["--probe"]))
+                                                   ["--probe"]))[-1]
             for framework in args.frameworks}
+
+
+def probe_products(args, specs):
+    """The matrix products of one step, timed alone, per framework, batch size, model, precision,
+    thread count and arm of the timed runs (findings.step); after the runs, outside them, one
+    child for every batch size."""
+    groups = {}
+    for s in specs:
+        if s.purpose == "timed":
+            groups.setdefault((s.framework, s.hidden, s.precision, s.threads, s.arm), (s, []))[1].append(
+                s.batch_size)
+    return [{**record, "arm": spec.arm}
+            for spec, batches in groups.values()
+            for record in run_probe(cli.child_command(args, spec, ["--probe", "products", "--probe-batches",
+                                                                   *map(str, dict.fromkeys(batches))]),
+                                    env=cli.arm_of(args, spec).environ())]
+
 
 def prepare_cache(args):
     if args.cache == "cold":
@@ -65,7 +82,8 @@ def run_all(args, specs, meta, runs):
             epochs = cli.spec_epochs(args, spec)
             load, t0 = meter.start(), time.perf_counter()
             records, error, stderr_tail = run_child(cli.child_command(args, spec), args.timeout, epochs,
-                                                    lambda r, epochs=epochs: progress.epoch(r, epochs))
+                                                    lambda r, epochs=epochs: progress.epoch(r, epochs),
+                                                    env=cli.arm_of(args, spec).environ())
             runs.append(Run(spec, records, error, stderr_tail, wall_s=time.perf_counter() - t0,
                             load_avg_1m=load, other_cores=meter.other_cores()))
             if error:
@@ -95,7 +113,9 @@ def main(argv=None):
     meta = {"command": [Path(sys.argv[0]).name, *(sys.argv[1:] if argv is None else argv)],
             **machine_facts(), "gpu": gpu_facts() if args.device != "cpu" else None,
             "start_time": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+            "arms": [a.describe() for a in args.arms],
+            "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+                         if k != "arms"}}
     out, runs, code = args.out_dir, [], EXIT_OK
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
@@ -103,6 +123,8 @@ def main(argv=None):
         meta["probes"] = probe_peaks(args)
         t0 = time.perf_counter()
         code = run_all(args, specs, meta, runs)
+        cli.log("timing each step's matrix products alone...")
+        meta["products"] = probe_products(args, specs)
         if time.perf_counter() - t0 >= REPROBE_AFTER_S:
             cli.log("measuring the matmul peaks again, after the runs...")
             meta["probes"] = best_probes(meta["probes"], probe_peaks(args))

@@ -63,14 +63,14 @@ def next_line(lines, deadline):
             time.sleep(POLL_S)
 
 
-def run_child(command, timeout, epochs, on_epoch):
+def run_child(command, timeout, epochs, on_epoch, env=None):
     """Run one trainer, reading its records as they come. Returns (records, error, stderr tail)."""
     records, error = [], None
     with tempfile.NamedTemporaryFile("w+", suffix=".stderr") as err:
         # A session of its own: a timeout kills the child's whole group (its DataLoader
         # workers, Inductor's compile workers), and a signal to us is not sent to it.
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                 text=True, start_new_session=True)
+                                 text=True, start_new_session=True, env=env)
         lines = queue.Queue()
         threading.Thread(target=lambda: [lines.put(l) for l in child.stdout] + [lines.put(None)],
                          daemon=True).start()
@@ -107,14 +107,15 @@ def run_child(command, timeout, epochs, on_epoch):
         return records, error, tail(err.name) if error else ""
 
 
-def run_probe(command, timeout=300):
-    """A probe child's record (its last line of output), or {"error": why} where it gave none."""
+def run_probe(command, timeout=300, env=None):
+    """A probe child's records, one per line of its output, or [{"error": why}] where it gave none."""
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                stdin=subprocess.DEVNULL)
-        return json.loads(result.stdout.strip().splitlines()[-1])
-    except (subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as e:
-        return {"error": str(e) or "no output"}
+                                stdin=subprocess.DEVNULL, env=env)
+        records = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        return records or [{"error": f"no output ({exit_reason(result.returncode)})"}]
+    except (subprocess.TimeoutExpired, json.JSONDecodeError) as e:
+        return [{"error": str(e)}]
 
 
 class LoadMeter:

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlpbench import data, model, modes
+from mlpbench import arms, data, model, modes
 from mlpbench.machine import available_memory, schedulable_cpus
 from mlpbench.records import EXIT_USAGE
 
@@ -142,8 +142,13 @@ def trainer_parser(framework):
                         help="hidden layer widths, any number of layers (default: %(default)s)")
     parser.add_argument("--threads", type=positive_int, default=None,
                         help=f"{THREADS_HELP} (default: every core it is given)")
-    parser.add_argument("--probe", action="store_true",
-                        help="measure the device's fp32 matmul rate, print one record and exit")
+    parser.add_argument("--probe", nargs="?", const="matmul", choices=("matmul", "products"), default=None,
+                        help="run no training: matmul (the default) measures the device's fp32 matmul rate; "
+                             "products times the matrix products of one step at --batch-size and "
+                             "--hidden alone; print a record each and exit")
+    parser.add_argument("--probe-batches", type=positive_int, nargs="+", default=None, metavar="B",
+                        help="with --probe products: the batch sizes to time them at, one record each "
+                             "(default: --batch-size)")
     return parser
 
 
@@ -152,8 +157,13 @@ def spec_epochs(args, spec):
     return 1 if spec.purpose == "fill" else args.epochs
 
 
+def arm_of(args, spec):
+    """The arm a run runs under, its interpreter and environment: this Python's outside arms."""
+    return next((a for a in getattr(args, "arms", ()) if a.name == spec.arm), arms.Arm(spec.arm or ""))
+
+
 def child_command(args, spec, extra=()):
-    command = [sys.executable, str(ROOT / SCRIPTS[spec.framework]), "--mode", spec.mode,
+    command = [arm_of(args, spec).python, str(ROOT / SCRIPTS[spec.framework]), "--mode", spec.mode,
                "--batch-size", str(spec.batch_size), "--epochs", str(spec_epochs(args, spec)),
                "--lr", repr(args.lr), "--seed", str(spec.seed), "--init", args.init,
                "--precision", spec.precision, "--device", args.device, "--train-limit", str(args.train_limit),

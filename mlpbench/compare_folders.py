@@ -10,16 +10,16 @@ from typing import Any, NamedTuple
 
 from mlpbench import cli
 from mlpbench.aggregate import Config, ConfigStats, config_order
-from mlpbench.comparison import Comparison, weigh
+from mlpbench.comparison import ALLOWANCE_SOURCE, SESSION_ALLOWANCE, Comparison, weigh
 from mlpbench.fileio import write_atomic
-from mlpbench.formatting import label
+from mlpbench.formatting import fmt_time, label
 from mlpbench.modes import FRAMEWORKS
 from mlpbench.records import EXIT_OK
 from mlpbench.report import SCHEMA_VERSION
 from mlpbench.results import ResultsError, read_results
 
 # The facts that make two folders' runs come from different machines, not just other settings.
-MACHINE_FACTS = ("cpu", "cores", "cpu_extensions", "gpu")
+MACHINE_FACTS = ("cpu", "cpu_id", "cores", "cpu_extensions", "gpu")
 # The framework facts whose name in a sentence is not their key in setup.frameworks.
 FACT_LABELS = {"matmul_peak_gflops": "matmul peak GFLOP/s"}
 
@@ -110,6 +110,11 @@ def varying(saved):
     return [f for f in Config._fields if len({saved.key(c, (f,)) for c in saved.stats}) > 1]
 
 
+def different_machines(settings):
+    """Two folders whose machine facts differ (CPU, cores, extensions, GPU)."""
+    return any(d.framework is None and d.fact in MACHINE_FACTS for d in settings)
+
+
 @dataclass(frozen=True)
 class Pair:
     """A configuration of OLD and its match in NEW, and their Comparison."""
@@ -131,7 +136,7 @@ class SavedComparison:
 
     @property
     def different_machines(self):
-        return any(d.framework is None and d.fact in MACHINE_FACTS for d in self.settings)
+        return different_machines(self.settings)
 
     def sentence(self, pair):
         old, new = pair.old, pair.new
@@ -141,9 +146,13 @@ class SavedComparison:
         what = a if a == b else f"{a} in {self.old.name} against {b} in {self.new.name}"
         batch = (f"Batch {old.batch_size}" if old.batch_size == new.batch_size
                  else f"Batch {old.batch_size} in {self.old.name}, {new.batch_size} in {self.new.name}")
-        where = (" Measured on different machines: the ratio is the machines' and the software's together."
-                 if self.different_machines else "")
-        return f"{batch}, {what}: {pair.comparison.sentence()}{where}"
+        if self.different_machines:
+            new_s, old_s = (fmt_time(pair.comparison.steady_of(p)) for p in (pair.new, pair.old))
+            return (f"{batch}, {what}: {self.new.name} took {pair.new_over_old:.2f}x {self.old.name}'s "
+                    f"steady epoch ({new_s} vs {old_s}); no verdict: measured on different machines, the "
+                    "ratio is the machines' and the software's together, and no session allowance holds "
+                    "across them.")
+        return f"{batch}, {what}: {pair.comparison.sentence()}"
 
     def as_dict(self):
         return {"schema_version": SCHEMA_VERSION, "old": self.old.name, "new": self.new.name,
@@ -214,9 +223,13 @@ def compare_saved(old_dir, new_dir):
                 by_key[old.key(c, matched_on)] = match
             continue
         a, b = old.stats[c], new.stats[match]
-        weighed = weigh(c, a, match, b, (old.name, new.name), paired=False)
-        pairs.append(Pair(c, match, weighed, b.steady / a.steady))
-    return SavedComparison(old, new, matched_on, setting_differences(old, new), tuple(pairs),
+        pairs.append((c, match, a, b))
+    settings = setting_differences(old, new)
+    # The allowance holds for one machine's sessions; across machines no interval is given.
+    across = None if different_machines(settings) else SESSION_ALLOWANCE
+    pairs = [Pair(c, match, weigh(c, a, match, b, (old.name, new.name), across=across), b.steady / a.steady)
+             for c, match, a, b in pairs]
+    return SavedComparison(old, new, matched_on, settings, tuple(pairs),
                            tuple(unmatched_old), tuple(sorted(by_key.values(), key=config_order)))
 
 
@@ -234,7 +247,13 @@ def render(result):
     lines = [f"# {new} against {old}", ""]
     if result.different_machines:
         lines += ["**Different machines**: every ratio below is the machines' and the software's "
-                  "together.", ""]
+                  "together, and carries no verdict.", ""]
+    else:
+        lines += [f"The two folders are two sessions (two runs of the controller), whose runs share no "
+                  "time: the drift between sessions shows in neither folder's own spread. Each interval "
+                  f"below is widened by a session allowance, a log-SD of {100 * SESSION_ALLOWANCE:.1f}% "
+                  f"per session ({ALLOWANCE_SOURCE}; docs/method.md, \"Across sessions\"). For an answer "
+                  "within one session, run both environments as arms (`--arm`).", ""]
     lines += ["## What differs between the folders", ""]
     for d in result.settings:
         if d.fact == "cpu_extensions":

@@ -15,12 +15,18 @@ from mlpbench.inference import (
     PAIRED,
     POWER,
     RatioEstimate,
+    across_log_ratio,
     log_ratio,
     paired_log_ratio,
     ratio_interval,
 )
 
 FASTER, WITHIN_NOISE, NOT_ENOUGH = "faster", "within noise", "not enough evidence"
+# The spread of one configuration's steady time between sessions of the same code on one
+# machine, beyond its runs' own noise (a log-SD): what --compare widens its interval by
+# (docs/method.md, "Across sessions"; benchmarks/session_spread.py measures it).
+SESSION_ALLOWANCE = 0.10
+ALLOWANCE_SOURCE = "PROVISIONAL"
 VERDICTS = (FASTER, WITHIN_NOISE, NOT_ENOUGH)
 # "Within noise" claims more than an interval that holds 1: that the two differ by less than this
 # factor either way (an equivalence margin). It is tested as two one-sided tests, the 90% interval
@@ -62,11 +68,16 @@ def paired_runs(slow, fast, slow_blocks, fast_blocks):
     return [a[k] for k in shared], [b[k] for k in shared]
 
 
-def judge(slow, fast, slow_blocks=(), fast_blocks=()):
+def judge(slow, fast, slow_blocks=(), fast_blocks=(), across=False):
     """(RatioEstimate, verdict) of run times `slow` against `fast`: the one place a verdict is made.
     blocks: the repeat each run ran in. Paired by repeat where two repeats or more hold a run of
     each side (runs without a partner are left out); otherwise, and without blocks, Welch's
-    interval on all the runs."""
+    interval on all the runs. across: two sessions (saved folders), whose runs share no time:
+    Welch's interval widened by the session allowance (its value, or None for folders of two
+    machines, where no allowance holds and no interval is given)."""
+    if across is not False:
+        estimate = across_log_ratio(slow, fast, across)
+        return estimate, verdict_of(estimate)
     pairs = paired_runs(slow, fast, slow_blocks, fast_blocks)
     if pairs is not None and len(pairs[0]) >= 2:
         estimate = paired_log_ratio(*pairs)
@@ -92,6 +103,8 @@ class Comparison:
     spreads: tuple  # (fast, slow): each side's largest within-run spread of its steady epochs, or None
     names: tuple = ()  # (fast, slow) as the sentence names them; by default their labels. Two saved
     # folders' runs of one configuration (--compare) are named by their folders.
+    measure: str = "steady epoch"  # what the runs' times are: "rest of a step" weighs what a step
+    # spends beyond its matrix products (findings.step)
 
     @property
     def ratio(self):
@@ -120,6 +133,9 @@ class Comparison:
     def faster(self):
         return self.fast if self.verdict == FASTER else None
 
+    def steady_of(self, config):
+        return self.fast_steady if config == self.fast else self.slow_steady
+
     def ratio_of(self, config):
         """config's time over the other side's."""
         if config not in (self.fast, self.slow):
@@ -146,7 +162,7 @@ class Comparison:
 
     def sentence(self):
         fast, slow = self.side_names
-        times = f"{fmt_time(self.fast_steady)} vs {fmt_time(self.slow_steady)} per steady epoch"
+        times = f"{fmt_time(self.fast_steady)} vs {fmt_time(self.slow_steady)} per {self.measure}"
         if self.verdict == FASTER:
             text = f"{fast} is {self.ratio:.2f}x faster than {slow} ({times}; {self.evidence()})."
         elif self.verdict == WITHIN_NOISE:
@@ -182,7 +198,7 @@ class Comparison:
                 "detectable_ratio": e.detectable_ratio(), "power": POWER,
                 "runs": list(self.runs), "steady_epochs": list(self.steady_epochs),
                 "busy_runs": self.busy_runs, "noisy": [n for n, _ in self.noisy_sides(self.side_names)],
-                "sentence": self.sentence()}
+                "measure": self.measure, "sentence": self.sentence()}
 
 
 def comparable(a, b, stats):
@@ -195,18 +211,19 @@ def compare(a, b, stats):
     return weigh(a, stats[a], b, stats[b])
 
 
-def weigh(a, sa, b, sb, names=(), paired=True):
+def weigh(a, sa, b, sb, names=(), across=False):
     """The Comparison of configuration a, whose figures are sa (a ConfigStats), and b with sb;
     names: what to call a and b, where their labels would not tell them apart. Runs are paired by
-    repeat when `paired` and both ran in one cache state: warm-cache runs follow every cold run
+    repeat when both ran in one cache state of one session: warm-cache runs follow every cold run
     and fill (plan.plan), so a warm run and a cold run of one repeat are far apart in time and
-    Welch's unpaired interval weighs them; two saved folders (--compare) are never paired."""
+    Welch's unpaired interval weighs them; two saved folders (--compare) are two sessions,
+    weighed `across` them (judge)."""
     if sa.steady is None or sb.steady is None:
         raise ValueError(f"{label(a)} or {label(b)} has no steady epoch to compare")
     sides = [(a, sa, names[:1]), (b, sb, names[1:])]
     (fast, sf, nf), (slow, ss, ns) = sorted(sides, key=lambda side: side[1].steady)
-    blocks = (ss.blocks, sf.blocks) if paired and a.cache == b.cache else ((), ())
-    estimate, verdict = judge(ss.steadies, sf.steadies, *blocks)
+    blocks = (ss.blocks, sf.blocks) if across is False and a.cache == b.cache else ((), ())
+    estimate, verdict = judge(ss.steadies, sf.steadies, *blocks, across=across)
     if estimate.ratio < 1:  # paired without a run whose partner failed: the pairs decide the sides
         (fast, sf, nf), (slow, ss, ns), estimate = (slow, ss, ns), (fast, sf, nf), estimate.inverted()
     return Comparison(fast, slow, sf.steady, ss.steady, estimate, verdict, runs=(sf.runs, ss.runs),

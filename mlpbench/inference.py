@@ -17,6 +17,7 @@ EQUIVALENCE_LEVEL = 0.90
 POWER = 0.80  # what "a ratio this machine would detect" means: called faster this often
 WELCH = "Welch t-interval of the log run times, Hsu's degrees of freedom"
 PAIRED = "t-interval of the log run times, paired by repeat"
+ACROSS = "Welch t-interval of the log run times, widened by the session allowance"
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,28 @@ def welch_log_ratios(slow, fast):
     na, nb = a.shape[-1], b.shape[-1]
     se = np.sqrt(a.var(axis=-1, ddof=1) / na + b.var(axis=-1, ddof=1) / nb)
     return a.mean(axis=-1) - b.mean(axis=-1), se, min(na, nb) - 1
+
+
+def across_log_ratios(slow, fast, allowance):
+    """(log ratio, standard error, degrees of freedom) of two sessions' run times (two saved
+    folders): Welch's, with each session's own effect added, a normal of log-SD `allowance`
+    (docs/method.md, "Across sessions"). The effect's variance is taken as known, so the degrees
+    of freedom are Satterthwaite's for the within-session part alone. Numbers or arrays."""
+    d, se, df = welch_log_ratios(slow, fast)
+    total = np.sqrt(se**2 + 2 * allowance**2)
+    return d, total, np.where(se > 0, df * (total / np.where(se > 0, se, 1)) ** 4, np.inf)
+
+
+def across_log_ratio(slow, fast, allowance):
+    """RatioEstimate of two sessions' run times, `slow` over `fast` (across_log_ratios); no
+    interval with a single run on either side, or with no allowance (folders of two machines)."""
+    if len(slow) < 2 or len(fast) < 2 or allowance is None:
+        d = np.log(np.asarray(slow, float)).mean() - np.log(np.asarray(fast, float)).mean()
+        return RatioEstimate(float(np.exp(d)), None, None, None, None)
+    d, se, df = across_log_ratios(slow, fast, allowance)
+    d, se, df = float(d), float(se), float(df)
+    lo, hi = ratio_interval(d, se, df)
+    return RatioEstimate(math.exp(d), (float(lo), float(hi)), ACROSS, se, df)
 
 
 def log_ratio(slow, fast, level=LEVEL):

@@ -3,6 +3,7 @@ precision, the persistent compile cache, JAX's compile events, the ahead-of-time
 function, the splits and each epoch's batches put on the device before any clock, the matmul
 probe, and what XLA says of itself for the start record. None of it is the model or its
 training; the trainer keeps those (docs/design.md, "Trainers")."""
+import functools
 import os
 import time
 
@@ -121,6 +122,63 @@ def probe(info, precision):
     matmul = jax.jit(jnp.dot)
     emit(probe_record("jax", info.name, precision, n,
                       median_seconds(lambda: matmul(a, a).block_until_ready())))
+
+
+def operands(product, key):
+    """The product's two operands as the step holds them: one stored the other way round where
+    the step reads it transposed."""
+    ka, kb = jax.random.split(key)
+    a_shape = (product.k, product.m) if product.transposed == "a" else (product.m, product.k)
+    b_shape = (product.n, product.k) if product.transposed == "b" else (product.k, product.n)
+    return jax.random.normal(ka, a_shape, jnp.float32), jax.random.normal(kb, b_shape, jnp.float32)
+
+
+def multiply(transposed, a, b):
+    return (a.T if transposed == "a" else a) @ (b.T if transposed == "b" else b)
+
+
+def probe_products(args, info):
+    """The step's matrix products (model.step_products), each jitted alone and timed as the median
+    per call of batches of calls; a 1 x 1 x 1 product timed the same way is the dispatch floor,
+    kept out of each. All of them in one jitted program, one dispatch, is recorded beside."""
+    from mlpbench.machine import products_record
+    from mlpbench.model import layer_sizes, step_products
+    for batch in args.probe_batches or [args.batch_size]:
+        products = step_products(layer_sizes(args.hidden), batch, "in-out")
+        emit(products_record("jax", info.name, args, batch, time_products(products)))
+
+
+def time_products(products):
+    """([(product, seconds a call)], the dispatch floor, all of them in one program) in JAX."""
+    from mlpbench.machine import per_call_seconds
+    from mlpbench.model import Product
+    keys = jax.random.split(jax.random.key(0), len(products) + 1)
+    sync = jax.block_until_ready
+    timed = []
+    for product, key in zip(products, keys, strict=False):
+        a, b = operands(product, key)
+        f = jax.jit(functools.partial(multiply, product.transposed))
+        timed.append((product, per_call_seconds(lambda f=f, a=a, b=b: f(a, b), sync)))
+    tiny = operands(Product("floor", 1, 1, 1, None), keys[-1])
+    floor_fn = jax.jit(functools.partial(multiply, None))
+    floor = per_call_seconds(lambda: floor_fn(*tiny), sync)
+    pairs = [operands(p, k) for p, k in zip(products, keys, strict=False)]
+    together = jax.jit(lambda pairs: [multiply(p.transposed, a, b) for p, (a, b) in zip(products, pairs,
+                                                                                        strict=True)])
+    return timed, floor, per_call_seconds(lambda: together(pairs), sync)
+
+
+def gemm_path(batch_size, sizes):
+    """Which library XLA hands the step's first matrix product to, read from the optimized HLO of
+    that product: a YNNPACK or XNNPACK fusion, oneDNN, a cuBLAS call, or XLA's own dot."""
+    a = jnp.zeros((batch_size, sizes[0]), jnp.float32)
+    b = jnp.zeros((sizes[0], sizes[1]), jnp.float32)
+    text = jax.jit(jnp.dot).lower(a, b).compile().as_text()
+    for marker, name in (("ynn_fusion", "YNNPACK fusion"), ("xnn_fusion", "XNNPACK fusion"),
+                         ("onednn", "oneDNN"), ("cublas", "cuBLAS"), ("triton_gemm", "Triton GEMM")):
+        if marker in text.lower():
+            return f"XLA dot via {name}"
+    return "XLA's own dot (Eigen)" if " dot(" in text else "unrecognised"
 
 
 def kernels(device):

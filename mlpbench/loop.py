@@ -1,6 +1,7 @@
 """The timed epoch loop both trainers share, and the contract a trainer keeps to be run by it
 (docs/design.md, "Timing")."""
 import math
+import platform
 import time
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple, Protocol
@@ -65,7 +66,8 @@ def start_record(args, framework, version, device, train_samples, **extras):
             "workers": args.workers if args.input == "loader" else None,
             "compile_cache": args.compile_cache, "layer_sizes": list(layer_sizes(args.hidden)),
             "flops_per_sample": flops_per_sample(layer_sizes(args.hidden)),
-            "cpu_extensions": cpu_extensions(), "cpu_id": cpu_id(), "env": framework_env(), **extras}
+            "cpu_extensions": cpu_extensions(), "cpu_id": cpu_id(), "env": framework_env(),
+            "python_version": platform.python_version(), **extras}
 
 
 def run_epochs(trainer: Trainer, start: dict):

@@ -33,7 +33,7 @@ def cpu_name():
 VECTOR_FLAGS = ("sse4_2", "avx", "f16c", "fma", "amx")
 # Environment variables that change what either framework does (threads, kernels, compilers).
 FRAMEWORK_ENV = ("XLA_", "JAX_", "TF_CPP_", "TORCH", "OMP_", "MKL_", "KMP_", "OPENBLAS_",
-                 "CUDA_VISIBLE_DEVICES")
+                 "CUDA_VISIBLE_DEVICES", "LD_PRELOAD")
 
 
 def cpu_id():
@@ -124,6 +124,53 @@ def median_seconds(run, repeats=5):
         run()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+# A batch of calls lasts at least this long: far above perf_counter's resolution and one call's
+# jitter, short enough that 8 products at 7 batches each take about a second.
+BATCH_S = 0.02
+
+
+def per_call_seconds(call, sync, repeats=7):
+    """The median over `repeats` batches of one call's time, each batch as many calls as fill
+    BATCH_S, then one sync (the framework's own: block_until_ready, torch.cuda.synchronize).
+    Several calls per batch keep the timer's overhead out of microsecond products; the median
+    keeps a preempted batch out."""
+    sync(call())  # compilation, first launch and library loading untimed
+    n, t = 1, 0.0
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            out = call()
+        sync(out)
+        t = time.perf_counter() - t0
+        if t >= BATCH_S:
+            break
+        n *= 2
+    times = [t / n]
+    for _ in range(repeats - 1):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            out = call()
+        sync(out)
+        times.append((time.perf_counter() - t0) / n)
+    return statistics.median(times)
+
+
+def products_record(framework, device_name, args, batch_size, timing):
+    """The step's products timed alone (docs/design.md, "Records"). timing is (timed, floor_s,
+    program_s): timed, [(product, seconds of one call)], each counted less floor_s, what a 1 x 1 x 1
+    product costs the same way (the framework's dispatch and the timer's share, kept out of the
+    products' time); program_s, all of them in one compiled program, one dispatch (JAX)."""
+    timed, floor_s, program_s = timing
+    seconds = [t for _, t in timed]
+    flops = sum(p.flops for p, _ in timed)
+    return {"event": "products", "framework": framework, "device_name": device_name,
+            "batch_size": batch_size, "hidden": list(args.hidden), "precision": args.precision,
+            "threads": args.threads, "flops": flops,
+            "products": [{**p._asdict(), "flops": p.flops, "seconds": t} for p, t in timed],
+            "dispatch_s": floor_s, "products_s": sum(max(t - floor_s, 0.0) for t in seconds),
+            "calls_s": sum(seconds), "program_s": program_s}
 
 
 def probe_record(framework, device_name, precision, n, seconds):

@@ -42,6 +42,9 @@ def kernel_lines(meta, starts):
                                                      if s.get("cpu_extensions")), None)
     env = recorded_env(meta, starts)
     lines = [f"kernels: {'; '.join(kernels)}"] if kernels else []
+    paths = sorted({f"{FRAMEWORKS[s['framework']]}: {s['gemm_path']}" for s in starts if s.get("gemm_path")})
+    if paths:
+        lines.append(f"GEMM path (the code the matrix products run): {'; '.join(paths)}")
     if extensions:
         lines.append(f"CPU vector extensions: {', '.join(extensions)}")
     if env:
@@ -54,7 +57,7 @@ def setup(runs, meta):
     """The machine and the settings the benchmark's runs share, as data: what --compare lists
     where two results folders differ. Per framework, the values its runs reported."""
     starts, settings = [r.start for r in runs if r.start], meta["settings"]
-    facts = {"cpu": meta.get("cpu"), "cores": meta.get("cpu_count"),
+    facts = {"cpu": meta.get("cpu"), "cpu_id": meta.get("cpu_id"), "cores": meta.get("cpu_count"),
              "cpu_extensions": meta.get("cpu_extensions") or [], "gpu": (meta.get("gpu") or {}).get("name"),
              "python": meta.get("python"), "platform": meta.get("platform")}
     facts["frameworks"] = {}
@@ -62,12 +65,20 @@ def setup(runs, meta):
         mine = [s for s in starts if s["framework"] == framework]
         facts["frameworks"][framework] = {
             **{field.removeprefix("framework_"): sorted({s[field] for s in mine if s.get(field) is not None})
-               for field in ("framework_version", "kernels", "threads", "device_name", "flax_version")},
+               for field in ("framework_version", "kernels", "threads", "device_name", "flax_version",
+                             "gemm_path")},
             "matmul_peak_gflops": meta.get("probes", {}).get(framework, {}).get("gflops")}
     facts["env"] = recorded_env(meta, starts)
     for key in ("epochs", "train_limit", "init", "lr", "seeds", "repeats", "target_acc"):
         facts[key] = settings.get(key)
     return facts
+
+
+def cpu_id_text(cpu_id):
+    """" (cpu family 25, model 17, stepping 1)": what tells two CPUs sold under one name apart."""
+    if not cpu_id:
+        return ""
+    return f" (cpu family {cpu_id['family']}, model {cpu_id['model']}, stepping {cpu_id['stepping']})"
 
 
 def machine_lines(runs, meta):
@@ -79,7 +90,8 @@ def machine_lines(runs, meta):
                                       if s["framework"] == f and s.get("threads")})
                for f in FRAMEWORKS}  # JAX's: XLA's CPU pool; PyTorch's: torch.get_num_threads()
     threads = ", ".join(f"{name} {counts}" for name, counts in threads.items() if counts)
-    lines = [f"device: {', '.join(devices) or 'n/a'}; host CPU {meta['cpu']}, {meta['cpu_count']} cores",
+    lines = [f"device: {', '.join(devices) or 'n/a'}; host CPU {meta['cpu']}"
+             f"{cpu_id_text(meta.get('cpu_id'))}, {meta['cpu_count']} cores",
              f"{meta['platform']}, Python {meta['python']}, {', '.join(versions) or 'no run finished'}"
              + (f"; CPU threads: {threads}" if threads else ""),
              f"precision {words(meta['settings']['precision'])}, init {meta['settings']['init']}",

@@ -21,23 +21,31 @@ def vector_isa(extensions):
 
 def machine_name(setup):
     gpu = f", GPU {setup['gpu']}" if setup.get("gpu") else ""
-    return f"{setup['cpu']}, {setup['cores']} cores, {vector_isa(setup['cpu_extensions'])}{gpu}"
+    ident = setup.get("cpu_id")
+    family = f" (cpu family {ident['family']}, model {ident['model']})" if ident else ""
+    return f"{setup['cpu']}{family}, {setup['cores']} cores, {vector_isa(setup['cpu_extensions'])}{gpu}"
 
 
 def machine_key(setup):
-    return setup["cpu"], setup["cores"], tuple(setup["cpu_extensions"] or ()), setup.get("gpu")
+    """What tells machines apart: the CPU's name, cores, extensions and GPU, and its family and
+    model where recorded (two EPYCs share a name and AVX-512: Zen 4 is family 25, Zen 5 26)."""
+    ident = setup.get("cpu_id")
+    return (setup["cpu"], setup["cores"], tuple(setup["cpu_extensions"] or ()), setup.get("gpu"),
+            (ident["family"], ident["model"]) if ident else None)
 
 
 def group_by_machine(folders):
-    """{machine key: [(folder, summary)]}. Runs recorded before the CPU's extensions were join the
-    one machine of the same CPU name, cores and GPU that has them, where there is exactly one."""
+    """{machine key: [(folder, summary)]}. Runs recorded before the CPU's extensions, or its family
+    and model, were join the one machine that agrees with them on all they recorded and has the
+    rest, where there is exactly one."""
     machines = {}
     for folder, summary in folders:
         machines.setdefault(machine_key(summary["setup"]), []).append((folder, summary))
-    for key in [k for k in machines if not k[2]]:
-        known = [k for k in machines if k[2] and (k[0], k[1], k[3]) == (key[0], key[1], key[3])]
-        if len(known) == 1:
-            machines[known[0]] = sorted(machines[known[0]] + machines.pop(key), key=lambda e: e[0].name)
+    for missing, agree in ((2, (0, 1, 3)), (4, (0, 1, 2, 3))):
+        for key in [k for k in machines if not k[missing]]:
+            known = [k for k in machines if k[missing] and all(k[i] == key[i] for i in agree)]
+            if len(known) == 1:
+                machines[known[0]] = sorted(machines[known[0]] + machines.pop(key), key=lambda e: e[0].name)
     return machines
 
 
@@ -54,22 +62,28 @@ def read_folders(runs_dir):
 
 def fullest_setup(summaries):
     """The setup of a machine's runs that recorded the most of it (older runs lack the CPU's
-    extensions)."""
-    return max((s["setup"] for s in summaries), key=lambda x: len(x["cpu_extensions"] or []))
+    extensions, or its family and model)."""
+    return max((s["setup"] for s in summaries),
+               key=lambda x: (x.get("cpu_id") is not None, len(x["cpu_extensions"] or [])))
 
 
 def facts(summaries):
     """The machine's facts over its runs: each framework's versions, kernels and threads as they
     were recorded, and the best matmul peak any run read."""
     setup = fullest_setup(summaries)
-    rows = [("CPU", f"{setup['cpu']} ({setup['cores']} cores)"),
+    ident = setup.get("cpu_id")
+    rows = [("CPU", f"{setup['cpu']} ({setup['cores']} cores)"
+             + (f", {ident['vendor']} cpu family {ident['family']}, model {ident['model']}, stepping "
+                f"{ident['stepping']}" if ident else "")),
             ("vector extensions", listed(setup["cpu_extensions"]) or "not recorded"),
             ("Python, platform", f"{setup['python']}, {setup['platform']}")]
     for framework, name in FRAMEWORKS.items():
         mine = [s["setup"]["frameworks"].get(framework, {}) for s in summaries]
-        for field in ("version", "kernels", "threads"):
+        for field, title in (("version", "version"), ("kernels", "kernels"), ("gemm_path", "GEMM path"),
+                             ("threads", "threads")):
             values = sorted({str(v) for facts in mine for v in facts.get(field) or []})
-            rows.append((f"{name} {field}", ", ".join(values) or "n/a"))
+            if values or field != "gemm_path":  # runs before the GEMM path was recorded: no row
+                rows.append((f"{name} {title}", ", ".join(values) or "n/a"))
         peaks = [facts.get("matmul_peak_gflops") for facts in mine]
         peaks = [p for p in peaks if p]
         if peaks:

@@ -1,5 +1,8 @@
 """The model both trainers build, in numbers: its layer sizes, the FLOPs of one training
-sample, and the initial parameters they share under --init shared (numpy only)."""
+sample, the matrix products of one step, and the initial parameters they share under --init
+shared (numpy only)."""
+from typing import NamedTuple
+
 import numpy as np
 
 HIDDEN = (512, 512)  # the default model's hidden widths: 784-512-512-10
@@ -16,6 +19,41 @@ def flops_per_sample(sizes=LAYER_SIZES):
     gradients for every layer but the first (the image needs no gradient): 3.21 MFLOP."""
     macs = [m * n for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
     return 2 * (2 * sum(macs) + sum(macs[1:]))
+
+
+class Product(NamedTuple):
+    """One matrix product of a training step: (m, k) @ (k, n), with the operand that the step
+    stores the other way round read transposed ("a", "b" or None)."""
+    name: str
+    m: int
+    k: int
+    n: int
+    transposed: str | None
+
+    @property
+    def flops(self):
+        return 2 * self.m * self.k * self.n
+
+
+def step_products(sizes, batch, layout="in-out"):
+    """The matrix products one SGD step makes, at its shapes: per layer, the forward product, the
+    weight gradient, and (every layer but the first) the input gradient; 3 + 3 + 2 for the default
+    model. layout "in-out" holds each weight as (in, out), as the JAX trainer and PyTorch's
+    functional modes do; "out-in" as nn.Linear does (PyTorch's module modes), which turns each
+    product around without changing its FLOPs."""
+    out = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
+        if layout == "in-out":
+            out += [Product(f"forward {i}", batch, n_in, n_out, None),  # x @ w
+                    Product(f"weight gradient {i}", n_in, batch, n_out, "a")]  # x.T @ dy
+            if i > 1:
+                out.append(Product(f"input gradient {i}", batch, n_out, n_in, "b"))  # dy @ w.T
+        else:
+            out += [Product(f"forward {i}", batch, n_in, n_out, "b"),  # x @ weight.T
+                    Product(f"weight gradient {i}", n_out, batch, n_in, "a")]  # dy.T @ x
+            if i > 1:
+                out.append(Product(f"input gradient {i}", batch, n_out, n_in, None))  # dy @ weight
+    return out
 
 
 def bytes_needed(sizes, batch, train_samples):

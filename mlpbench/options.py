@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlpbench import cli, modes
+from mlpbench import arms, cli, modes
 from mlpbench.machine import gpu_facts, gpu_memory_bytes
 
 # The default run answers: three repeats give each speed finding a paired interval (two leave one
@@ -15,6 +15,9 @@ from mlpbench.machine import gpu_facts, gpu_memory_bytes
 # steady ones per run; the run took 1.24x one repeat of ten epochs (docs/method.md, "The speed
 # verdict"), and three batch sizes make the session long enough that its drift per run stays small.
 DEFAULT_EPOCHS, DEFAULT_REPEATS = 3, 3
+
+
+FRAMEWORK_PACKAGES = {"jax": "jax", "pytorch": "torch"}
 
 
 def parse_args(argv=None):
@@ -65,6 +68,10 @@ def parse_args(argv=None):
     parser.add_argument("--aa", action="store_true",
                         help="A/A test: one mode's configurations each run as two arms, side by side, and "
                              "compared like two configurations: what this machine's noise calls faster")
+    parser.add_argument("--arm", action="append", default=[], metavar="NAME[=PYTHON][:VAR=VALUE,...]",
+                        help="run every configuration under each arm, interleaved by repeat and weighed arm "
+                             "against arm: another interpreter (a venv with other versions), environment "
+                             "variables, or both; give two or more (default: none)")
     parser.add_argument("--from", dest="from_dir", type=Path, default=None, metavar="DIR",
                         help="run nothing: rewrite DIR's summary and plots from its benchmark_results.csv "
                              "and run_meta.json with this code (into --out-dir when given)")
@@ -76,8 +83,10 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.from_dir is not None and not args.from_dir.is_dir():
         parser.error(f"--from {args.from_dir}: no such folder")
-    if args.compare and (args.from_dir or args.aa):
-        parser.error("--compare runs nothing: it takes no --from or --aa")
+    if args.compare and (args.from_dir or args.aa or args.arm):
+        parser.error("--compare runs nothing: it takes no --from, --aa or --arm")
+    if args.aa and args.arm:
+        parser.error("--aa is two identical arms: give --aa or --arm, not both")
     if args.compare:
         try:
             args.out_dir and cli.writable_dir(args.out_dir)
@@ -92,6 +101,12 @@ def parse_args(argv=None):
             parser.error("--aa runs one configuration as two arms: give one mode (--modes MODE)")
         args.frameworks = [modes.mode(args.modes[0]).framework]
     check_modes(parser, args)
+    try:
+        args.arms = arms.parse_arms(args.arm, args.aa)
+        if not args.from_dir:
+            arms.check_arms(args.arms, needed_packages(args.modes))
+    except arms.ArmError as e:
+        parser.error(str(e))
     if args.workers and "loader" not in args.input:
         parser.error("--workers applies to --input loader only")
     if args.compile_cache and args.cache == "cold":
@@ -118,6 +133,13 @@ def parse_args(argv=None):
     except OSError as e:
         parser.error(f"--out-dir {args.out_dir} is not writable ({e.strerror or e})")
     return args
+
+
+def needed_packages(mode_names):
+    """What the trainers of these modes import: each framework's package and a mode's extra one."""
+    chosen = [modes.mode(m) for m in mode_names]
+    return sorted({FRAMEWORK_PACKAGES[m.framework] for m in chosen}
+                  | {m.package for m in chosen if m.package})
 
 
 def installed(package):

@@ -16,4 +16,5 @@ def write_outputs(out, runs, meta):
     plots.training_curves(runs, out / "training_curves.png", meta["settings"].get("target_acc", 0.85))
     plots.epoch_times(runs, out / "epoch_times.png")
     size_map(runs, out / "size_map.png", meta.get("probes", {}))
+    plots.step_split(built["configurations"], out / "step_split.png")
     return summary

@@ -37,7 +37,7 @@ def block_runs(args, seed, repeat):
                          unroll=unroll, hidden=(width, width), threads=n, arm=arm)
                  for (m, precision, unroll), n, arm in itertools.product(
                      variants(args, batch, input_), args.threads or [None],
-                     ("A", "B") if args.aa else (None,))]
+                     [a.name for a in args.arms] or [None])]
         yield from (group if g % 2 == 0 else group[::-1])
 
 

@@ -1,5 +1,5 @@
-"""The controller's two figures, drawn from the runs' records: training_curves.png and
-epoch_times.png, one function each."""
+"""The controller's figures, drawn from the runs' records: training_curves.png, epoch_times.png
+and step_split.png, one function each."""
 import math
 import statistics
 
@@ -172,6 +172,49 @@ def epoch_times(runs, path):
     entries = handles + [Line2D([], [], color="gray", ls=linestyles[b], label=f"batch {b}") for b in batches]
     fig.legend(handles=entries, loc="lower center", ncol=min(4, len(entries)), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.05 / fig.get_figheight() + legend_height(fig, entries, 4), 1, 1))
+    save(fig, path)
+
+
+def step_split(configurations, path):
+    """step_split.png: per batch size, a bar per configuration, its steady step split into the
+    matrix products timed alone and the rest (summary.json's configurations, their step_split). A
+    step faster than its products alone is drawn as its products with a mark at the step."""
+    split = [c for c in configurations if c.get("step_split")]
+    if not split:
+        return
+    batches = sorted({c["batch_size"] for c in split})
+    fig, axes = plt.subplots(len(batches), 1, figsize=(9, 0.9 + 0.45 * len(split) + 0.8 * len(batches)),
+                             squeeze=False)
+    for ax, batch in zip(axes[:, 0], batches, strict=True):
+        rows = [c for c in split if c["batch_size"] == batch]
+        names = [c["label"] for c in rows]
+        products = [1e6 * c["step_split"]["products_s"] for c in rows]
+        steps = [1e6 * c["step_split"]["step_s"] for c in rows]
+        rests = [max(s - p, 0.0) for s, p in zip(steps, products, strict=True)]
+        y = range(len(rows))
+        ax.barh(y, products, color="tab:blue", label="matrix products, timed alone")
+        ax.barh(y, rests, left=products, color="tab:orange", hatch="//", label="the rest: everything else")
+        below = [(s, i) for i, (s, p) in enumerate(zip(steps, products, strict=True)) if s < p]
+        if below:
+            ax.plot([s for s, _ in below], [i for _, i in below], "k|", markersize=18, mew=2,
+                    label="step, faster than its products alone")
+        for i, (s, c) in enumerate(zip(steps, rows, strict=True)):
+            share = c["step_split"]["rest_share"]
+            ax.annotate(f"{s:,.0f} µs, rest {100 * share:.0f}%", (max(s, products[i]), i),
+                        xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+        ax.set_yticks(list(y), names)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1.35 * max(max(steps), max(products)))
+        ax.set_xlabel("µs per steady step")
+        ax.set_title(f"Batch {batch}: where a step's time goes")
+        ax.grid(axis="x", alpha=0.3)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    for ax in axes[1:, 0]:  # a step beating its products may show at one batch size only
+        for h, n in zip(*ax.get_legend_handles_labels(), strict=True):
+            if n not in names:
+                handles, names = [*handles, h], [*names, n]
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=8)
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
     save(fig, path)
 
 

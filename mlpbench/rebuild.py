@@ -65,10 +65,14 @@ def main(argv=None, root=ROOT):
     parser.add_argument("--check", action="store_true", help="name the files that differ; write nothing")
     args = parser.parse_args(argv)
     differ = stale(root)
-    for path, text in differ.items():
-        print(path.relative_to(root))
-        if not args.check:
+    written = set()
+    while differ and not args.check:  # the machines page reads the comparisons: a second pass
+        for path, text in differ.items():
             path.write_text(text)
+            written.add(path)
+        differ = stale(root)
+    for path in sorted(written if not args.check else differ):
+        print(path.relative_to(root))
     return 1 if args.check and differ else 0
 
 

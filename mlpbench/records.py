@@ -15,9 +15,11 @@ END_FIELDS = ("event", "test_loss", "test_acc", "total_time_s")
 RECORD_FIELDS = {"start": START_FIELDS, "epoch": EPOCH_FIELDS, "end": END_FIELDS}
 # Additions: absent or null where they do not apply.
 START_EXTRAS = ("input", "workers", "unroll", "compile_cache", "threads", "cuda", "layer_sizes",
-                "flops_per_sample", "kernels", "cpu_extensions", "cpu_id", "env", "flax_version")
+                "flops_per_sample", "kernels", "cpu_extensions", "cpu_id", "env", "flax_version", "gemm_path",
+                "python_version")
 # The machine's, the same for every run of a benchmark: in run_meta.json, not a CSV column each.
-MACHINE_EXTRAS = ("layer_sizes", "kernels", "cpu_extensions", "cpu_id", "env", "flax_version")
+MACHINE_EXTRAS = ("layer_sizes", "kernels", "cpu_extensions", "cpu_id", "env", "flax_version", "gemm_path",
+                  "python_version")
 EPOCH_EXTRAS = ("jit_trace_s", "jit_lower_s", "jit_compile_s", "compile_s", "graphs", "graph_breaks",
                 "cache_hits", "recompiles")
 END_EXTRAS = ("peak_rss_bytes", "peak_device_bytes")

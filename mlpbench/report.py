@@ -7,11 +7,13 @@ from mlpbench.aggregate import FLOPS_PER_SAMPLE, all_stats, config_of, group_by
 from mlpbench.comparison import comparable, compare, fastest
 from mlpbench.findings import (
     aa,
+    arms,
     caches,
     headline,
     jit,
     loader,
     section,
+    step,
     threads,
     versus,
     warnings,
@@ -122,6 +124,7 @@ def build(runs, meta):
     target, epochs = settings.get("target_acc", 0.85), settings["epochs"]
     groups, stats = all_stats(runs, peaks, target, meta.get("cpu_count"))
     seeds = settings.get("seeds") or [settings.get("seed", 0)]
+    splits = step.splits(stats, meta)
     warnings_ = (warnings.device_warnings(stats) + warnings.noise_warnings(runs, stats, meta.get("cpu_count"))
                  + warnings.peak_warnings(stats))
     if meta.get("interrupted"):
@@ -134,6 +137,9 @@ def build(runs, meta):
                         + headline.time_to_accuracy_findings(stats, target, epochs)
                         + headline.parity_findings(groups, settings) + headline.rate_finding(stats, peaks)),
                 section("aa", "A/A: one configuration as both arms (--aa)", aa.aa_findings(stats)),
+                section("arms", "Arms: one environment against another, in one session (--arm)",
+                        arms.difference_findings(runs, arms.arm_names(meta))
+                        + arms.arm_findings(stats, arms.arm_names(meta))),
                 section("versus", "One thing at a time: paradigm, framework, compiling, settings",
                         versus.versus_findings(stats) + versus.unroll_findings(stats)
                         + versus.precision_findings(stats), versus.paradigm_square(stats)),
@@ -144,6 +150,8 @@ def build(runs, meta):
                 section("jit", "The JIT: what it costs and when it pays",
                         jit.jit_share_lines(stats) + jit.break_even_lines(stats)
                         + jit.recompile_findings(stats), jit.compile_table(stats)),
+                section("step", "Where a step's time goes: its matrix products alone, and the rest",
+                        *step.step_section_items(stats, meta)),
                 section("caches", "Cold and warm compilation caches", caches.cache_findings(stats)),
                 section("loader", "Input pipeline: torch DataLoader vs device-resident batches",
                         loader.loader_findings(stats))]
@@ -164,7 +172,8 @@ def build(runs, meta):
             "sections": sections,
             "comparisons": [c for s in sections for f in s["findings"] for c in f.comparisons],
             "machine": machine_lines(runs, meta), "setup": setup(runs, meta), "failed": failed,
-            "configurations": [{**c._asdict(), "label": label(c), **s.as_dict()}
+            "configurations": [{**c._asdict(), "label": label(c), **s.as_dict(),
+                                "step_split": splits[c].as_dict() if c in splits else None}
                                for c, s in stats.items()],
             "sweep": widths.data(stats)}
 

@@ -148,6 +148,56 @@ def probe(device, info, precision):
     emit(probe_record("pytorch", info.name, precision, n, median_seconds(lambda: (a @ a, sync()))))
 
 
+def probe_products(args, device, info):
+    """The step's matrix products (model.step_products) in nn.Linear's layout, each timed alone as
+    the median per call of batches of calls; a 1 x 1 x 1 product timed the same way is the
+    dispatch floor, kept out of each. A record per batch size."""
+    from mlpbench.machine import per_call_seconds, products_record
+    from mlpbench.model import Product, layer_sizes, step_products
+    sync = synchronizer(device)
+    torch.manual_seed(0)
+
+    def timed(product):
+        a = torch.randn((product.k, product.m) if product.transposed == "a" else (product.m, product.k),
+                        device=device)
+        b = torch.randn((product.n, product.k) if product.transposed == "b" else (product.k, product.n),
+                        device=device)
+        a, b = (a.T if product.transposed == "a" else a), (b.T if product.transposed == "b" else b)
+        return per_call_seconds(lambda: a @ b, lambda _: sync())
+    with torch.no_grad():
+        floor = timed(Product("floor", 1, 1, 1, None))
+        for batch in args.probe_batches or [args.batch_size]:
+            products = step_products(layer_sizes(args.hidden), batch, "out-in")
+            emit(products_record("pytorch", info.name, args, batch,
+                                 ([(p, timed(p)) for p in products], floor, None)))
+
+
+def gemm_path(device):
+    """The code path the matrix products take: on a CPU, MKL's own verbose line (which instruction
+    set it dispatched to; it writes to stdout, the records' channel, so that is caught for the
+    one product it prints for); on a GPU, cuBLAS."""
+    if device.type == "cuda":
+        return "cuBLAS"
+    if not torch.backends.mkl.is_available():
+        return "not MKL: " + (kernels() or "unknown BLAS")
+    import sys
+    import tempfile
+    sys.stdout.flush()
+    with tempfile.TemporaryFile() as caught:
+        saved = os.dup(1)
+        os.dup2(caught.fileno(), 1)
+        try:
+            with torch.backends.mkl.verbose(torch.backends.mkl.VERBOSE_ON):
+                torch.mm(torch.ones(8, 8), torch.ones(8, 8))
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        caught.seek(0)
+        text = caught.read().decode(errors="replace")
+    found = re.search(r"(oneMKL [\w. ]+?) Product build.*?for Intel\(R\) 64 architecture (.+?), Lnx", text)
+    return f"{found.group(1)}: {found.group(2)}" if found else "MKL (no verbose line)"
+
+
 def kernels():
     """The BLAS and kernel libraries this PyTorch was built with, as torch.__config__ says."""
     build, parallel = torch.__config__.show(), torch.__config__.parallel_info()

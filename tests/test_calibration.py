@@ -16,6 +16,7 @@ from mlpbench.comparison import (
     EQUIVALENCE,
     FASTER,
     NOT_ENOUGH,
+    SESSION_ALLOWANCE,
     WITHIN_NOISE,
     judge,
     paired_runs,
@@ -23,9 +24,11 @@ from mlpbench.comparison import (
     verdicts,
 )
 from mlpbench.inference import (
+    ACROSS,
     PAIRED,
     WELCH,
     RatioEstimate,
+    across_log_ratios,
     detectable_log_ratio,
     log_ratio,
     paired_log_ratios,
@@ -325,3 +328,39 @@ def test_the_detectable_ratio_is_called_faster_80_percent_of_the_time_at_the_tru
     low, high = np.percentile(reported, [10, 90])
     assert low < detectable < high
     assert (low, high) == pytest.approx((1.032, 1.147), abs=0.01)  # around a true 1.097x
+
+
+# --- two sessions (--compare): Welch's interval widened by the session allowance ---------------
+
+def across_faster_rate(session_sd, run_sd, n=3, trials=200_000, seed=5):
+    """How often identical code in two saved folders is called faster, each folder a session whose
+    own effect is drawn with log-SD session_sd, its n runs around it with log-SD run_sd, weighed
+    through the product's own interval and verdicts."""
+    rng = np.random.default_rng(seed)
+    folders = [np.exp(rng.normal(0, session_sd, (trials, 1)) + rng.normal(0, run_sd, (trials, n)))
+               for _ in range(2)]
+    d, se, df = across_log_ratios(*folders, SESSION_ALLOWANCE)
+    return float(np.mean(verdicts(d, se, df) == FASTER))
+
+
+@pytest.mark.parametrize("run_sd", [0.005, 0.02, 0.05, 0.15])
+def test_identical_code_in_two_sessions_is_called_faster_at_most_6_percent_when_the_allowance_holds(run_sd):
+    """At a true session effect equal to the allowance, 3 runs a side, run noise from a quiet
+    0.5% to the 15% of PyTorch eager on the Zen 4 EPYC."""
+    assert across_faster_rate(SESSION_ALLOWANCE, run_sd) <= 0.06
+
+
+def test_without_the_allowance_two_sessions_of_identical_code_are_called_faster_often():
+    """What the allowance is for: Welch's interval alone knows the runs' noise, not the sessions'."""
+    rng = np.random.default_rng(6)
+    folders = [np.exp(rng.normal(0, SESSION_ALLOWANCE, (20_000, 1)) + rng.normal(0, 0.02, (20_000, 3)))
+               for _ in range(2)]
+    assert np.mean(verdicts(*welch_log_ratios(*folders)) == FASTER) > 0.3
+    assert np.mean(verdicts(*across_log_ratios(*folders, SESSION_ALLOWANCE)) == FASTER) <= 0.06
+
+
+def test_two_machines_folders_get_a_ratio_and_no_interval():
+    estimate, verdict = judge([1.2, 1.21, 1.19], [1.0, 1.01, 0.99], across=None)
+    assert estimate.interval is None and verdict == NOT_ENOUGH and estimate.ratio == pytest.approx(1.2, 0.01)
+    estimate, verdict = judge([1.2, 1.21, 1.19], [1.0, 1.01, 0.99], across=SESSION_ALLOWANCE)
+    assert estimate.method == ACROSS and estimate.interval[0] < estimate.ratio < estimate.interval[1]

@@ -12,9 +12,9 @@ from scipy import stats as sps
 
 import compare_results
 from mlpbench import cli, compare_folders, options, plan, report
-from mlpbench.comparison import verdict_of
+from mlpbench.comparison import SESSION_ALLOWANCE, verdict_of
 from mlpbench.formatting import label
-from mlpbench.inference import WELCH, log_ratio
+from mlpbench.inference import ACROSS, across_log_ratio
 from mlpbench.machine import schedulable_cpus
 from support.csv_reading import read_csv, steadies_from_csv
 from support.fabricate import make_meta, make_run
@@ -68,6 +68,8 @@ def test_compare_weighs_each_matched_configuration_after_what_differs(two_folder
     assert compare_results.main(["--compare", str(old), str(new), "--out-dir", str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed == (out / "compare.md").read_text()
+    assert ("The two folders are two sessions" in printed
+            and f"a log-SD of {100 * SESSION_ALLOWANCE:.1f}% per session" in printed and "`--arm`" in printed)
     result = json.loads((out / "compare.json").read_text())
     assert (result["old"], result["new"], result["different_machines"]) == ("one", "two", False)
     # batch and framework vary within the folders, and so the mode does in the second; threads is
@@ -97,11 +99,16 @@ def test_compare_weighs_each_matched_configuration_after_what_differs(two_folder
         assert pair["new_over_old"] == pytest.approx(sps.gmean(b) / sps.gmean(a))
         slow, fast = (a, b) if sps.gmean(a) > sps.gmean(b) else (b, a)
         c = pair["comparison"]
-        # Welch's standard error (scipy's Welch t-test) with Hsu's count, the smaller side less one
+        # Welch's standard error (scipy's Welch t-test), widened by each session's allowance; the
+        # degrees of freedom Hsu's (the smaller side less one) for the Welch part alone
         welch = sps.ttest_ind(np.log(slow), np.log(fast), equal_var=False)
-        half = sps.t.ppf(0.975, min(len(slow), len(fast)) - 1) * math.log(c["ratio"]) / welch.statistic
+        se = math.log(c["ratio"]) / welch.statistic
+        total = math.sqrt(se**2 + 2 * SESSION_ALLOWANCE**2)
+        df = (min(len(slow), len(fast)) - 1) * (total / se) ** 4
+        half = sps.t.ppf(0.975, df) * total
         assert c["interval"] == pytest.approx([c["ratio"] * math.exp(-half), c["ratio"] * math.exp(half)])
-        assert c["verdict"] == verdict_of(log_ratio(slow, fast))
+        assert c["method"] == ACROSS
+        assert c["verdict"] == verdict_of(across_log_ratio(slow, fast, SESSION_ALLOWANCE))
         assert {c["fast"], c["slow"]} == {"one", "two"}
         assert pair["sentence"].startswith(
             f"Batch {batch}, {'JAX step' if framework == 'jax' else 'PyTorch eager'}: "
@@ -128,9 +135,13 @@ def test_compare_says_when_the_machines_differ(two_folders, tmp_path, capsys):
     assert "**Different machines**" in printed and "- cpu: " in printed and "in two" in printed
     assert "CPU extensions only in one:" in printed
     pair_lines = [line for line in printed.splitlines() if line.startswith("- Batch ")]
-    assert len(pair_lines) == 4 and all("Measured on different machines" in line for line in pair_lines)
+    assert len(pair_lines) == 4 and all("no verdict: measured on different machines" in line
+                                        for line in pair_lines)
+    assert "two sessions" not in printed  # the allowance is one machine's: no interval across machines
     result = compare_folders.compare_saved(old, new)
     assert result.different_machines
+    assert all(p.comparison.interval is None and p.comparison.verdict == "not enough evidence"
+               for p in result.pairs)
     old_cpu = json.loads((old / "summary.json").read_text())["setup"]["cpu"]
     assert compare_folders.Difference("cpu", old_cpu, "Other CPU") in result.settings
 
@@ -230,10 +241,12 @@ def test_the_same_configuration_in_two_folders_gives_new_over_old(folders):
         assert p.old == p.new and p.new_over_old == pytest.approx(sps.gmean(news[key]) / sps.gmean(olds[key]))
         faster = str(new) if p.new_over_old < 1 else str(old)
         assert p.comparison.as_dict()["fast"] == faster
-        # two sessions' runs share repeat numbers, not a block of time: never paired
-        assert p.comparison.estimate.method == WELCH
+        # two sessions' runs share repeat numbers, not a block of time: never paired; Welch's
+        # interval widened by the session allowance
+        assert p.comparison.estimate.method == ACROSS
         slow, fast = (news[key], olds[key]) if p.new_over_old > 1 else (olds[key], news[key])
-        assert p.comparison.interval == pytest.approx(log_ratio(slow, fast).interval)
+        widened = across_log_ratio(slow, fast, SESSION_ALLOWANCE)
+        assert p.comparison.interval == pytest.approx(widened.interval)
 
 
 def test_a_folder_without_threads_matches_the_count_its_runs_used(folders):

@@ -573,3 +573,31 @@ def test_a_run_the_system_kills_is_a_failed_run_that_says_so(fake_trainers, monk
     assert all(r["batch_size"] == "300" and r["hidden"] == "512x512" for r in failed)
     assert len([r for r in rows if r["status"] == "ok"]) == 2 * 2
     assert "repeat 1: killed by SIGKILL: out of memory?" in (out / "summary.md").read_text()
+
+
+def test_a_real_run_says_where_each_steps_time_goes_and_which_gemm_path_it_took(benchmark):
+    """The smoke's products, timed alone after its runs: a record per framework (one per batch
+    size), their FLOPs the model's, a split per timed configuration whose step is its steady epoch
+    over its steps, in summary.json, the section and step_split.png; and each run's GEMM path."""
+    out, _, rows = benchmark
+    meta = json.loads((out / "run_meta.json").read_text())
+    products = {(p["framework"], p["batch_size"]): p for p in meta["products"]}
+    assert set(products) == {("jax", BATCH), ("pytorch", BATCH)}
+    for p in products.values():
+        assert p["flops"] == BATCH * FLOPS_PER_SAMPLE == sum(x["flops"] for x in p["products"])
+        assert len(p["products"]) == 8 and 0 < p["dispatch_s"] < min(x["seconds"] for x in p["products"])
+        assert p["products_s"] == pytest.approx(sum(x["seconds"] - p["dispatch_s"] for x in p["products"]))
+    assert products[("jax", BATCH)]["program_s"] > 0 and products[("pytorch", BATCH)]["program_s"] is None
+    summary = json.loads((out / "summary.json").read_text())
+    [section] = [s for s in summary["sections"] if s["id"] == "step"]
+    assert section["table"] and section["findings"]
+    timed = [c for c in summary["configurations"] if c["steady"] is not None]
+    for c in timed:
+        split = c["step_split"]
+        assert split["step_s"] == pytest.approx(c["steady"] / c["steps"])
+        assert split["products_s"] == products[(c["framework"], c["batch_size"])]["products_s"]
+        assert split["rest_s"] == pytest.approx(split["step_s"] - split["products_s"])
+        assert split["shape_matched_pct"] == pytest.approx(100 * split["products_s"] / split["step_s"])
+    assert_png(out / "step_split.png")
+    paths = {r["framework"]: r["start_record"]["gemm_path"] for r in meta["runs"] if r["start_record"]}
+    assert paths["jax"].startswith("XLA") and ("MKL" in paths["pytorch"] or "BLAS" in paths["pytorch"])

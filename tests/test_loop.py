@@ -154,3 +154,33 @@ def test_flops_per_sample_match_torchs_flop_counter_at_other_sizes(hidden):
     if hidden == (128, 128):
         macs = 784 * 128 + 128 * 128 + 128 * 10
         assert model.flops_per_sample(sizes) == 2 * (2 * macs + 128 * 128 + 128 * 10)
+
+
+@pytest.mark.parametrize("hidden", [(512, 512), (128, 128), (2048, 2048), (300, 200, 100), (64,)])
+@pytest.mark.parametrize("layout", ["in-out", "out-in"])
+def test_a_steps_products_are_the_models_matrix_flops_at_the_shapes_a_real_step_multiplies(hidden, layout):
+    """The products "where the time goes" times alone: their FLOPs are the model's, and their
+    shapes are those of the matrix products torch dispatches in one real step of the trainer's own
+    module (each as (contraction, the two other sides), whichever way round a layout turns it)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    import assignment_1TORCH as tt
+    sizes, batch = model.layer_sizes(hidden), 8
+    products = model.step_products(sizes, batch, layout)
+    assert sum(p.flops for p in products) == batch * model.flops_per_sample(sizes)
+    assert len(products) == 3 * (len(sizes) - 1) - 1
+
+    seen = []
+
+    class Products(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func in (torch.ops.aten.mm.default, torch.ops.aten.addmm.default):
+                a, b = args[-2:]
+                seen.append((a.shape[1], tuple(sorted((a.shape[0], b.shape[1])))))
+            return func(*args, **(kwargs or {}))
+    net = tt.MLP(sizes)
+    with Products():
+        logits = net(torch.rand(batch, 784))
+        torch.nn.functional.cross_entropy(logits, torch.zeros(batch, dtype=torch.long)).backward()
+    assert sorted(seen) == sorted((p.k, tuple(sorted((p.m, p.n)))) for p in products)

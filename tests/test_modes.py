@@ -41,7 +41,7 @@ def test_every_citation_of_the_design_names_one_of_its_sections():
     sections = {line[3:].strip() for line in (ROOT / "docs" / "design.md").read_text().splitlines()
                 if line.startswith("## ")}
     cited = {}
-    sources = [*ROOT.glob("*.py"), *ROOT.glob("mlpbench/*.py"), *ROOT.glob("benchmarks/*"),
+    sources = [*ROOT.glob("*.py"), *ROOT.glob("mlpbench/**/*.py"), *ROOT.glob("benchmarks/*"),
                ROOT / "README.md"]
     for path in sources:
         text = " ".join(path.read_text().split())

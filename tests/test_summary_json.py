@@ -25,7 +25,7 @@ COMPARISON = {"fast": TEXT, "slow": TEXT, "fast_config": dict, "slow_config": di
               "ratio_that_excludes_1": OPTIONAL_NUMBER, "runs": list, "steady_epochs": list, "busy_runs": int,
               "noisy": TEXTS, "sentence": TEXT, "equivalence_interval": (list, type(None)),
               "equivalence_level": NUMBER, "equivalence_margin": NUMBER, "pairs": (int, type(None)),
-              "detectable_ratio": OPTIONAL_NUMBER, "power": NUMBER}
+              "detectable_ratio": OPTIONAL_NUMBER, "power": NUMBER, "measure": TEXT}
 CONFIG = {"batch_size": int, "framework": TEXT, "mode": TEXT, "input": TEXT, "cache": TEXT, "precision": TEXT,
           "unroll": (int, type(None)), "hidden": list, "arm": (str, type(None)), "threads": (int, type(None))}
 SUMMARY = {"schema_version": int, "title": TEXT, "warnings": TEXTS, "settings": TEXT, "table": list,
@@ -137,11 +137,22 @@ def test_summary_json_follows_its_schema_and_every_figure_follows_from_the_csv(s
         assert c["steady"] == pytest.approx(sps.gmean(mine))
         assert c["gflops"] == pytest.approx(steps[c["mode"]] * 100 / sps.gmean(mine) * flops / 1e9)
     assert summary["comparisons"], "the findings weighed nothing"
+    products = {(p["framework"], p["batch_size"], tuple(p["hidden"])): p["products_s"]
+                for p in meta["products"]}
+
+    def blocks(config, measure):
+        """{block: each run's steady epoch}, or for "rest of a step" its steady step less the products."""
+        runs = by_block[key_of(config)]
+        if measure == "steady epoch":
+            return runs
+        products_s = products[(config["framework"], config["batch_size"], tuple(config["hidden"]))]
+        return {b: t / steps[config["mode"]] - products_s for b, t in runs.items()}
+    assert {c["measure"] for c in summary["comparisons"]} == {"steady epoch", "rest of a step"}
     for c in summary["comparisons"] + [cell["comparison"] for name in ("cells", "fastest_cells")
                                        for cell in summary["sweep"][name]]:
-        slow, fast = steadies[key_of(c["slow_config"])], steadies[key_of(c["fast_config"])]
+        slow_blocks, fast_blocks = (blocks(c[side], c["measure"]) for side in ("slow_config", "fast_config"))
+        slow, fast = list(slow_blocks.values()), list(fast_blocks.values())
         assert c["ratio"] == pytest.approx(sps.gmean(slow) / sps.gmean(fast))
-        slow_blocks, fast_blocks = by_block[key_of(c["slow_config"])], by_block[key_of(c["fast_config"])]
         assert c["interval"] == pytest.approx(interval_from_csv(slow_blocks, fast_blocks))
         assert c["pairs"] == 2 and c["verdict"] == judge(slow, fast, list(slow_blocks), list(fast_blocks))[1]
     for width in (64, 256):  # the map's cells: this width's default pair, and this width's fastest modes

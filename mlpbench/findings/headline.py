@@ -25,7 +25,7 @@ def speed_findings(stats):
     """The fastest mode of each framework against the other's, per batch size, input,
     precision and model: each comparison changes the framework and nothing else the user set."""
     out = []
-    groups = group_by(stats, lambda c: c.key("batch_size", "input", "precision", "hidden", "threads"))
+    groups = group_by(stats, lambda c: c.key("batch_size", "input", "precision", "hidden", "threads", "arm"))
     for (batch, *_), same in groups.items():
         # Warm-cache runs differ from cold ones in epoch 1 only: the steady state is compared cold.
         cache = "cold" if any(c.cache == "cold" for c in same) else "warm"

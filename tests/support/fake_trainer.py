@@ -21,10 +21,26 @@ parser.add_argument("--compile-cache")
 parser.add_argument("--precision", default="highest")
 parser.add_argument("--unroll", type=int)
 parser.add_argument("--threads", type=int)
-parser.add_argument("--probe", action="store_true")
+parser.add_argument("--probe", nargs="?", const="matmul")
+parser.add_argument("--probe-batches", type=int, nargs="+")
+parser.add_argument("--hidden", type=int, nargs="+", default=[512, 512])
 args, _ = parser.parse_known_args()
 framework = os.path.basename(sys.argv[0]).split("_")[0]
 behaviour = json.loads(os.environ.get("FAKE_BEHAVIOURS", "{}")).get(str(args.batch_size), "succeed")
+if args.probe == "products":
+    # Each product of a step at 100 GFLOP/s and a 1 µs dispatch floor (FAKE_PRODUCTS=fail: no output).
+    if os.environ.get("FAKE_PRODUCTS") == "fail":
+        sys.exit(1)
+    sizes = [784, *args.hidden, 10]
+    macs = [m * n for m, n in zip(sizes[:-1], sizes[1:], strict=True)]
+    for batch in args.probe_batches or [args.batch_size]:
+        flops = 2 * batch * (2 * sum(macs) + sum(macs[1:]))
+        print(json.dumps({"event": "products", "framework": framework, "device_name": "fake",
+                          "batch_size": batch, "hidden": args.hidden, "precision": args.precision,
+                          "threads": args.threads, "flops": flops, "products": [],
+                          "dispatch_s": 1e-6, "products_s": flops / 100e9, "calls_s": flops / 100e9,
+                          "program_s": None}))
+    sys.exit(0)
 if args.probe:
     # FAKE_PROBES (JSON) names what the controller's n-th probe does, counted in FAKE_PROBE_COUNT:
     # "fail" (no output) or "ctrl-c"; any other probe reads 100 GFLOP/s, or 100 + n with "drift".

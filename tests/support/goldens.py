@@ -11,9 +11,10 @@ GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
+# Timings, and the machine's facts rather than the code's.
 TIMING = {"epoch_time_s", "first_step_s", "samples_per_s", "eval_time_s", "total_time_s", "jit_trace_s",
           "jit_lower_s", "jit_compile_s", "peak_rss_bytes", "framework_version", "device_name", "threads",
-          "kernels", "cpu_extensions", "cpu_id", "env"}  # the machine's, not the code's
+          "kernels", "cpu_extensions", "cpu_id", "env", "gemm_path", "python_version"}
 
 
 def assert_records_match_golden(name, records):

@@ -93,7 +93,7 @@ def skip_plots(monkeypatch):
     """The controller writes no PNG (about half a second of matplotlib a run): for tests that
     read its CSV, JSON and summary only. The plots are tested where they are looked at."""
     from mlpbench import outputs
-    for name in ("training_curves", "epoch_times"):
+    for name in ("training_curves", "epoch_times", "step_split"):
         monkeypatch.setattr(outputs.plots, name, lambda *args, **kwargs: None)
     monkeypatch.setattr(outputs, "size_map", lambda *args, **kwargs: None)
 
