@@ -83,7 +83,7 @@ def parse_arms(texts, aa=False):
 def missing_packages(arm, packages):
     """The packages of `packages` that the arm's interpreter, in its environment, cannot import."""
     check = ("import importlib.util, sys; "
-             "print(' '.join(p for p in sys.argv[1:] if importlib.util.find_spec(p) is None))")
+             "print('missing:', *(p for p in sys.argv[1:] if importlib.util.find_spec(p) is None))")
     try:
         result = subprocess.run([arm.python, "-c", check, *packages], capture_output=True, text=True,
                                 env=arm.environ(), timeout=120, stdin=subprocess.DEVNULL)
@@ -91,7 +91,8 @@ def missing_packages(arm, packages):
         return [f"(the interpreter does not start: {e})"]
     if result.returncode != 0:
         return [f"(the interpreter exits {result.returncode}: {result.stderr.strip()[-200:]})"]
-    return result.stdout.split()
+    line = next((l for l in result.stdout.splitlines() if l.startswith("missing:")), None)
+    return line.split()[1:] if line is not None else ["(it printed nothing: not a Python interpreter?)"]
 
 
 def check_arms(arms, packages):

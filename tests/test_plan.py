@@ -35,6 +35,8 @@ PLANS = {
     "two thread counts": ("--threads", "1", "2", "--batch-sizes", "64", "1024", "--repeats", "2"),
     "widths": ("--widths", "128", "512", "2048", "--batch-sizes", "64", "256", "--repeats", "5"),
     "two seeds, A/A": ("--aa", "--modes", "step", "--seeds", "0", "1", "--repeats", "1"),
+    "three arms": ("--arm", "a", "--arm", "b:OMP_NUM_THREADS=1", "--arm", "c:OMP_NUM_THREADS=2",
+                   "--repeats", "4"),
 }
 
 

@@ -36,37 +36,41 @@ def arm_findings(stats, names):
 
 
 def recorded(runs, names):
-    """{arm: {framework: {fact: sorted values}}} from the runs' start records."""
+    """{arm: {framework or "env": {fact: sorted values}}} from the runs' start records; the
+    environment variables under "env", whichever framework's runs recorded them."""
     out = {}
     for r in runs:
         if r.start and r.spec.arm in names:
-            facts = out.setdefault(r.spec.arm, {}).setdefault(r.spec.framework, {})
+            mine = out.setdefault(r.spec.arm, {})
+            facts = mine.setdefault(r.spec.framework, {})
             for key, _ in FACTS:
                 if r.start.get(key):
                     facts.setdefault(key, set()).add(str(r.start[key]))
             for var, value in (r.start.get("env") or {}).items():
-                facts.setdefault(f"env {var}", set()).add(value)
+                mine.setdefault("env", {}).setdefault(var, set()).add(value)
     return {a: {f: {k: sorted(v) for k, v in facts.items()} for f, facts in by_f.items()}
             for a, by_f in out.items()}
 
 
 def difference_findings(runs, names):
-    """One sentence per arm: what its runs recorded, each fact that differs from another arm's."""
+    """One sentence per arm: each fact its runs recorded that differs from another arm's."""
     facts = recorded(runs, names)
     if len(facts) < 2:
         return []
-    out = []
+    out, named = [], dict(FACTS)
     for arm in names:
+        mine, others = facts.get(arm, {}), [facts[o] for o in facts if o != arm]
         parts = []
-        for framework, mine in facts.get(arm, {}).items():
-            differ = [k for k in mine if any(facts[o].get(framework, {}).get(k) != mine[k]
-                                             for o in facts if o != arm)]
-            named = dict(FACTS)
-            parts += [f"{FRAMEWORKS[framework]} {named.get(k, k)} {', '.join(mine[k])}" for k in differ]
-        others = [o for o in facts if o != arm]
-        missing = sorted({k for o in others for f, theirs in facts[o].items() for k in theirs
-                          if k.startswith("env ") and k not in facts.get(arm, {}).get(f, {})})
-        parts += [f"{k} not set" for k in missing]
+        for group in dict.fromkeys([*mine, *(g for o in others for g in o)]):
+            keys = dict.fromkeys([*mine.get(group, {}), *(k for o in others for k in o.get(group, {}))])
+            for k in keys:
+                value = mine.get(group, {}).get(k)
+                if all(o.get(group, {}).get(k) == value for o in others):
+                    continue
+                if group == "env":
+                    parts.append(f"{k}={', '.join(value)}" if value else f"{k} not set")
+                elif value:
+                    parts.append(f"{FRAMEWORKS[group]} {named.get(k, k)} {', '.join(value)}")
         out.append(Finding(f"Arm {arm}: " + ("; ".join(parts) or "nothing recorded differs") + ".",
-                           figures={"arm": arm, "recorded": facts.get(arm, {})}))
+                           figures={"arm": arm, "recorded": mine}))
     return out

@@ -70,7 +70,8 @@ emit({"event": "start", "framework": framework, "framework_version": "0", "mode"
       "precision": args.precision, "device": "cpu", "device_name": "fake", "train_samples": 1000,
       "steps_per_epoch": 1000 // args.batch_size, "input": args.input, "workers": args.workers,
       "compile_cache": args.compile_cache, "unroll": args.unroll if args.mode == "scan" else None,
-      "threads": args.threads or 2, "pid": os.getpid()})
+      "threads": args.threads or 2, "pid": os.getpid(),
+      "env": {k: v for k, v in os.environ.items() if k.startswith("FAKE_ARM")}})
 if behaviour == "oom":  # what the system's out-of-memory killer does: no message, SIGKILL
     os.kill(os.getpid(), signal.SIGKILL)
 if behaviour == "crash":
