@@ -121,7 +121,7 @@ def run_probe(command, timeout=300, env=None):
 class LoadMeter:
     """The machine's load around one run.
 
-    The 1-minute load average before a run is what the issue tracker and `uptime` speak of,
+    The 1-minute load average before a run is what `uptime` and `top` speak of,
     but right after one of our own runs it still holds that run. So the CPU time that other
     processes took during the run is measured too: the machine's busy time (/proc/stat)
     minus what this process and its children used, in cores, averaged over the run."""
