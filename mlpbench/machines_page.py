@@ -98,7 +98,9 @@ def default_pair(c):
     """A comparison of JAX step against PyTorch eager, the default modes, at the default model, of
     their steady epochs (not the rest of a step, findings.step)."""
     modes = {(c[side]["framework"], c[side]["mode"]) for side in ("fast_config", "slow_config")}
-    return (modes == {("jax", "step"), ("pytorch", "eager")} and c["measure"] == "steady epoch"
+    # summary.json of schema 4 written before `measure` existed holds steady epochs only
+    measure = c.get("measure", "steady epoch")
+    return (modes == {("jax", "step"), ("pytorch", "eager")} and measure == "steady epoch"
             and all(c[side]["hidden"] == [512, 512] and c[side]["input"] == "device"
                     and c[side]["threads"] is None and c[side]["arm"] is None
                     for side in ("fast_config", "slow_config")))

@@ -41,22 +41,24 @@ def golden_texts():
             "benchmark_results.csv": results.csv_text(golden_scenario())}
 
 
-def expected(root=ROOT):
-    """{path: the text today's code writes there}, for every file this command keeps."""
+def expected(root=ROOT, page=True):
+    """{path: the text today's code writes there}, for every file this command keeps; without
+    `page`, the machines page aside (it reads the summaries and comparisons on disk)."""
     runs = root / "docs" / "runs"
     out = {}
     for meta in sorted(runs.glob("*/run_meta.json")):
         out |= {meta.parent / name: text for name, text in run_texts(meta.parent).items()}
     for named in sorted(runs.glob("*/compare.json")):
         out |= {named.parent / name: text for name, text in compare_texts(named.parent, runs).items()}
-    out[root / "docs" / "machines.md"] = machines_page.text(runs)
+    if page:
+        out[root / "docs" / "machines.md"] = machines_page.text(runs)
     out |= {root / "tests" / "golden" / name: text for name, text in golden_texts().items()}
     return out
 
 
-def stale(root=ROOT):
+def stale(root=ROOT, page=True):
     """The files whose text is not what today's code writes, with that text."""
-    return {p: t for p, t in expected(root).items() if not p.is_file() or p.read_text() != t}
+    return {p: t for p, t in expected(root, page).items() if not p.is_file() or p.read_text() != t}
 
 
 def main(argv=None, root=ROOT):
@@ -64,9 +66,10 @@ def main(argv=None, root=ROOT):
                                      allow_abbrev=False)
     parser.add_argument("--check", action="store_true", help="name the files that differ; write nothing")
     args = parser.parse_args(argv)
-    differ = stale(root)
+    # The machines page is written from the summaries and comparisons on disk: those first.
+    differ = stale(root) if args.check else stale(root, page=False)
     written = set()
-    while differ and not args.check:  # the machines page reads the comparisons: a second pass
+    while differ and not args.check:
         for path, text in differ.items():
             path.write_text(text)
             written.add(path)
