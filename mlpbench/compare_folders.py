@@ -213,6 +213,9 @@ def compare_saved(old_dir, new_dir):
         old, new = (dataclasses.replace(s, name=str(Path(d))) for s, d in ((old, old_dir), (new, new_dir)))
     matched_on = tuple(f for f in Config._fields if f in set(varying(old)) | set(varying(new)))
     by_key = {new.key(c, matched_on): c for c in new.stats}
+    settings = setting_differences(old, new)
+    # The allowance holds for one machine's sessions; across machines no interval is given.
+    across = None if different_machines(settings) else SESSION_ALLOWANCE
     pairs, unmatched_old = [], []
     for c in sorted(old.stats, key=config_order):
         match = by_key.pop(old.key(c, matched_on), None)
@@ -223,12 +226,8 @@ def compare_saved(old_dir, new_dir):
                 by_key[old.key(c, matched_on)] = match
             continue
         a, b = old.stats[c], new.stats[match]
-        pairs.append((c, match, a, b))
-    settings = setting_differences(old, new)
-    # The allowance holds for one machine's sessions; across machines no interval is given.
-    across = None if different_machines(settings) else SESSION_ALLOWANCE
-    pairs = [Pair(c, match, weigh(c, a, match, b, (old.name, new.name), across=across), b.steady / a.steady)
-             for c, match, a, b in pairs]
+        pairs.append(Pair(c, match, weigh(c, a, match, b, (old.name, new.name), across=across),
+                          b.steady / a.steady))
     return SavedComparison(old, new, matched_on, settings, tuple(pairs),
                            tuple(unmatched_old), tuple(sorted(by_key.values(), key=config_order)))
 

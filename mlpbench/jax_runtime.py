@@ -13,7 +13,7 @@ import numpy as np
 
 from mlpbench import cli
 from mlpbench.loop import Device
-from mlpbench.machine import cpu_name, median_seconds, probe_record
+from mlpbench.machine import cpu_name, median_seconds, per_call_seconds, probe_record
 from mlpbench.records import emit
 
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"  # an XLA build, or a load from the cache
@@ -127,10 +127,8 @@ def probe(info, precision):
 def operands(product, key):
     """The product's two operands as the step holds them: one stored the other way round where
     the step reads it transposed."""
-    ka, kb = jax.random.split(key)
-    a_shape = (product.k, product.m) if product.transposed == "a" else (product.m, product.k)
-    b_shape = (product.n, product.k) if product.transposed == "b" else (product.k, product.n)
-    return jax.random.normal(ka, a_shape, jnp.float32), jax.random.normal(kb, b_shape, jnp.float32)
+    return tuple(jax.random.normal(k, shape, jnp.float32)
+                 for k, shape in zip(jax.random.split(key), product.stored_shapes, strict=True))
 
 
 def multiply(transposed, a, b):
@@ -142,30 +140,28 @@ def probe_products(args, info):
     per call of batches of calls; a 1 x 1 x 1 product timed the same way is the dispatch floor,
     kept out of each. All of them in one jitted program, one dispatch, is recorded beside."""
     from mlpbench.machine import products_record
-    from mlpbench.model import layer_sizes, step_products
+    from mlpbench.model import Product, layer_sizes, step_products
+    floor = time_alone(Product("floor", 1, 1, 1, None), jax.random.key(1))
     for batch in args.probe_batches or [args.batch_size]:
         products = step_products(layer_sizes(args.hidden), batch, "in-out")
-        emit(products_record("jax", info.name, args, batch, time_products(products)))
+        keys = jax.random.split(jax.random.key(0), len(products))
+        timed = [(p, time_alone(p, k)) for p, k in zip(products, keys, strict=True)]
+        emit(products_record("jax", info.name, args, batch, (timed, floor, time_together(products, keys))))
 
 
-def time_products(products):
-    """([(product, seconds a call)], the dispatch floor, all of them in one program) in JAX."""
-    from mlpbench.machine import per_call_seconds
-    from mlpbench.model import Product
-    keys = jax.random.split(jax.random.key(0), len(products) + 1)
-    sync = jax.block_until_ready
-    timed = []
-    for product, key in zip(products, keys, strict=False):
-        a, b = operands(product, key)
-        f = jax.jit(functools.partial(multiply, product.transposed))
-        timed.append((product, per_call_seconds(lambda f=f, a=a, b=b: f(a, b), sync)))
-    tiny = operands(Product("floor", 1, 1, 1, None), keys[-1])
-    floor_fn = jax.jit(functools.partial(multiply, None))
-    floor = per_call_seconds(lambda: floor_fn(*tiny), sync)
-    pairs = [operands(p, k) for p, k in zip(products, keys, strict=False)]
-    together = jax.jit(lambda pairs: [multiply(p.transposed, a, b) for p, (a, b) in zip(products, pairs,
-                                                                                        strict=True)])
-    return timed, floor, per_call_seconds(lambda: together(pairs), sync)
+def time_alone(product, key):
+    """Seconds a call of the product, jitted alone on its operands."""
+    a, b = operands(product, key)
+    f = jax.jit(functools.partial(multiply, product.transposed))
+    return per_call_seconds(lambda: f(a, b), jax.block_until_ready)
+
+
+def time_together(products, keys):
+    """Seconds a call of all the products in one jitted program: one dispatch."""
+    pairs = [operands(p, k) for p, k in zip(products, keys, strict=True)]
+    together = jax.jit(lambda pairs: [multiply(p.transposed, a, b)
+                                      for p, (a, b) in zip(products, pairs, strict=True)])
+    return per_call_seconds(lambda: together(pairs), jax.block_until_ready)
 
 
 def gemm_path(batch_size, sizes):

@@ -136,25 +136,18 @@ def per_call_seconds(call, sync, repeats=7):
     BATCH_S, then one sync (the framework's own: block_until_ready, torch.cuda.synchronize).
     Several calls per batch keep the timer's overhead out of microsecond products; the median
     keeps a preempted batch out."""
+    def batch(n):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            out = call()
+        sync(out)
+        return time.perf_counter() - t0
+
     sync(call())  # compilation, first launch and library loading untimed
-    n, t = 1, 0.0
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            out = call()
-        sync(out)
-        t = time.perf_counter() - t0
-        if t >= BATCH_S:
-            break
+    n = 1
+    while (first := batch(n)) < BATCH_S:
         n *= 2
-    times = [t / n]
-    for _ in range(repeats - 1):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            out = call()
-        sync(out)
-        times.append((time.perf_counter() - t0) / n)
-    return statistics.median(times)
+    return statistics.median([first / n] + [batch(n) / n for _ in range(repeats - 1)])
 
 
 def products_record(framework, device_name, args, batch_size, timing):

@@ -34,6 +34,12 @@ class Product(NamedTuple):
     def flops(self):
         return 2 * self.m * self.k * self.n
 
+    @property
+    def stored_shapes(self):
+        """The two operands' shapes as the step holds them, the transposed one the other way round."""
+        return ((self.k, self.m) if self.transposed == "a" else (self.m, self.k),
+                (self.n, self.k) if self.transposed == "b" else (self.k, self.n))
+
 
 def step_products(sizes, batch, layout="in-out"):
     """The matrix products one SGD step makes, at its shapes: per layer, the forward product, the

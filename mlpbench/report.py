@@ -151,7 +151,7 @@ def build(runs, meta):
                         jit.jit_share_lines(stats) + jit.break_even_lines(stats)
                         + jit.recompile_findings(stats), jit.compile_table(stats)),
                 section("step", "Where a step's time goes: its matrix products alone, and the rest",
-                        *step.step_section_items(stats, meta)),
+                        *step.step_section_items(stats, splits)),
                 section("caches", "Cold and warm compilation caches", caches.cache_findings(stats)),
                 section("loader", "Input pipeline: torch DataLoader vs device-resident batches",
                         loader.loader_findings(stats))]

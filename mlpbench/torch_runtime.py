@@ -158,10 +158,7 @@ def probe_products(args, device, info):
     torch.manual_seed(0)
 
     def timed(product):
-        a = torch.randn((product.k, product.m) if product.transposed == "a" else (product.m, product.k),
-                        device=device)
-        b = torch.randn((product.n, product.k) if product.transposed == "b" else (product.k, product.n),
-                        device=device)
+        a, b = (torch.randn(shape, device=device) for shape in product.stored_shapes)
         a, b = (a.T if product.transposed == "a" else a), (b.T if product.transposed == "b" else b)
         return per_call_seconds(lambda: a @ b, lambda _: sync())
     with torch.no_grad():

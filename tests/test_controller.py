@@ -482,7 +482,7 @@ def test_gpu_check_versions_part_names_both_frameworks_and_the_gpu(tmp_path, mon
 @pytest.mark.parametrize("smoke", [["--smoke"], []], ids=["smoke", "gpu"])
 def test_gpu_check_plans_every_part_with_flags_the_controller_accepts(smoke, tmp_path):
     """Every part's command, as --plan prints it, through the controller's own parser: a flag
-    that rotted between GPU sessions fails here, not on the GPU."""
+    that the controller no longer accepts fails here, on the CPU, not on the GPU."""
     parts = ["versions", "tests", "fast", "unroll", "cmdbuf", "precision", "all", "kernels"]
     script = str(ROOT / "benchmarks" / "gpu_check.sh")
     result = subprocess.run(["bash", script, str(tmp_path / "plan"), *smoke, "--plan", *parts],

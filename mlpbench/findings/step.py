@@ -127,7 +127,6 @@ def rest_findings(stats, found):
     return out
 
 
-def step_section_items(stats, meta):
-    """(findings, table) of the section."""
-    found = splits(stats, meta)
+def step_section_items(stats, found):
+    """(findings, table) of the section, from the configurations' splits."""
     return split_findings(stats, found) + rest_findings(stats, found), table(stats, found)
