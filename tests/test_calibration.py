@@ -343,11 +343,13 @@ def across_faster_rate(session_sd, run_sd, n=3, trials=200_000, seed=5):
     return float(np.mean(verdicts(d, se, df) == FASTER))
 
 
+@pytest.mark.parametrize("runs", [2, 3, 5, 10])
 @pytest.mark.parametrize("run_sd", [0.005, 0.02, 0.05, 0.15])
-def test_identical_code_in_two_sessions_is_called_faster_at_most_6_percent_when_the_allowance_holds(run_sd):
-    """At a true session effect equal to the allowance, 3 runs a side, run noise from a quiet
-    0.5% to the 15% of PyTorch eager on the Zen 4 EPYC."""
-    assert across_faster_rate(SESSION_ALLOWANCE, run_sd) <= 0.06
+def test_identical_code_in_two_sessions_is_called_faster_at_most_6_percent_when_the_allowance_holds(run_sd,
+                                                                                                     runs):
+    """At a true session effect equal to the allowance, 2 to 10 runs a side, run noise from a quiet
+    0.5% to the 15% of PyTorch eager on the Zen 4 EPYC (the highest, 5.4%, at 2 runs and 15%)."""
+    assert across_faster_rate(SESSION_ALLOWANCE, run_sd, n=runs) <= 0.06
 
 
 def test_without_the_allowance_two_sessions_of_identical_code_are_called_faster_often():
